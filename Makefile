@@ -1,0 +1,39 @@
+# Entry points for developers and CI. Every target that runs code first
+# runs scripts/setup.sh, which returns in under a second when nothing changed.
+# scripts/with-tools.sh puts .venv/bin, .tools/bin and the wheel's Node 24
+# first on PATH.
+
+.PHONY: setup dist synth test check-dist
+
+# Extra arguments for pytest, e.g. make test PYTEST_ARGS='-k helm -x'.
+PYTEST_ARGS ?=
+
+setup:
+	@bash scripts/setup.sh
+
+# Rebuild dist/ from scratch, as `cdk8s synth` does, so that a file no
+# chart writes any more shows up as deleted in check-dist.
+dist: setup
+	rm -rf dist
+	scripts/with-tools.sh .venv/bin/python app.py
+
+synth: setup
+	scripts/with-tools.sh tools/node_modules/.bin/cdk8s synth --no-check-upgrade
+
+# pytest exits 5 when it collects no tests; that fails here and in CI.
+test: setup
+	scripts/with-tools.sh .venv/bin/python -m pytest $(PYTEST_ARGS) || { \
+		rc=$$?; \
+		if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
+		exit $$rc; \
+	}
+
+check-dist: dist
+	@if [ -n "$$(git status --porcelain -- dist/)" ]; then \
+		echo "make check-dist: dist/ does not match what app.py generates:" >&2; \
+		git status --porcelain -- dist/ >&2; \
+		git diff --stat -- dist/ >&2; \
+		echo "Run 'make dist' and commit dist/." >&2; \
+		exit 1; \
+	fi
+	@echo "make check-dist: dist/ is up to date" >&2
