@@ -1,0 +1,27 @@
+"""cdk8s constructs and a composition chart that run LLaMA Factory on Kubernetes and PCAI."""
+
+from . import _node  # noqa: F401  (sets JSII_NODE before cdk8s starts its runtime)
+from .chart import LlamaFactoryChart
+from .errors import ConstructError, LlamaFactoryError, SettingsError
+from .ingress import EzuaIngress
+from .loading import load_values, values_from_mapping
+from .naming import ReleaseNames
+from .shm import ShmVolume
+from .storage import StorageConstruct
+from .values import Values
+from .workload import LlamaFactoryWorkload
+
+__all__ = [
+    "ConstructError",
+    "EzuaIngress",
+    "LlamaFactoryChart",
+    "LlamaFactoryError",
+    "LlamaFactoryWorkload",
+    "ReleaseNames",
+    "SettingsError",
+    "ShmVolume",
+    "StorageConstruct",
+    "Values",
+    "load_values",
+    "values_from_mapping",
+]

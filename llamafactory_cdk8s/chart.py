@@ -1,0 +1,61 @@
+"""LlamaFactoryChart: every object of one release, composed from the values model."""
+
+from __future__ import annotations
+
+import logging
+
+import cdk8s
+from constructs import Construct
+
+from .ingress import EzuaIngress
+from .naming import ReleaseNames
+from .shm import ShmVolume
+from .storage import StorageConstruct
+from .values import Values
+from .workload import LlamaFactoryWorkload
+
+logger = logging.getLogger(__name__)
+
+
+class LlamaFactoryChart(cdk8s.Chart):
+    """A cdk8s chart with the storage, workload and ingress of one LLaMA Factory release.
+
+    Object names and ``app.kubernetes.io`` labels derive from ``values.releaseName``,
+    so two releases never collide. Namespaced objects are placed in
+    ``values.namespace``.
+
+    Args:
+        values: the release's settings. Defaults to the defaults.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, values: Values | None = None) -> None:
+        values = values if values is not None else Values()
+        names = ReleaseNames.from_values(values)
+        super().__init__(scope, id, namespace=names.namespace, disable_resource_name_hashes=True)
+
+        self.values = values
+        self.names = names
+        for finding in values.warnings():
+            logger.warning("%s", finding)
+
+        self.storage = StorageConstruct(
+            self,
+            "storage",
+            names=names,
+            persistence=values.persistence,
+            hf_cache_mount_path=values.hf_cache_mount_path,
+        )
+        self.shm = (
+            ShmVolume(self, "shm", size_gi=values.shm_size_gi, memory_limit=values.resources.limits.get("memory"))
+            if values.shm_size_gi > 0
+            else None
+        )
+        self.workload = LlamaFactoryWorkload(self, "workload", values=values, names=names, storage=self.storage, shm=self.shm)
+        self.ingress = EzuaIngress(
+            self,
+            "ingress",
+            names=names,
+            ezua=values.ezua,
+            service_port=values.service_port,
+            api_key_protected=values.mode == "api" and values.api.has_key,
+        )

@@ -1,0 +1,174 @@
+"""Load settings from YAML files layered over the defaults.
+
+Files are merged in order, the way Helm merges ``-f`` files: maps merge key by key,
+lists and scalars replace. A ``null`` follows Helm too: it removes the key, so the
+default applies where the default is empty, and anything else is rejected with the
+key named (a section or a setting with a real default cannot be switched off by
+``null``).
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .errors import SettingsError
+from .values import KeyedError, Values
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into a copy of ``base``: maps recursively, the rest replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _field_for_alias(model: type[BaseModel], key: str) -> tuple[str, Any] | None:
+    for name, field in model.model_fields.items():
+        if key in (field.alias, name):
+            return name, field
+    return None
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        found = _nested_model(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _is_empty_default(field: Any) -> bool:
+    default = field.get_default(call_default_factory=True)
+    return default in (None, "", [], {})
+
+
+def drop_nulls(raw: Mapping[str, Any], model: type[BaseModel] = Values, prefix: str = "") -> dict[str, Any]:
+    """Remove ``null`` values whose default is empty; reject the other ones."""
+    problems: list[str] = []
+    cleaned = _drop_nulls(raw, model, prefix, problems)
+    if problems:
+        raise SettingsError(problems)
+    return cleaned
+
+
+def _drop_nulls(raw: Mapping[str, Any], model: type[BaseModel], prefix: str, problems: list[str]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for key, value in raw.items():
+        path = f"{prefix}{key}"
+        found = _field_for_alias(model, key) if isinstance(key, str) else None
+        if value is None:
+            if found is None or _is_empty_default(found[1]):
+                continue
+            default = found[1].get_default(call_default_factory=True)
+            shown = "settings of this section" if isinstance(default, BaseModel) else repr(default)
+            problems.append(
+                f"{path}: null is not allowed here, because it would remove the default "
+                f"{shown}; delete the line to keep the default or set a value"
+            )
+            continue
+        nested = _nested_model(found[1].annotation) if found is not None else None
+        if isinstance(value, Mapping) and nested is not None:
+            cleaned[key] = _drop_nulls(value, nested, f"{path}.", problems)
+        else:
+            cleaned[key] = value
+    return cleaned
+
+
+def _location(loc: Iterable[Any]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in ("function-after", "function-before") or str(part).startswith(("function-", "constrained-")):
+            continue
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(root)"
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    message = str(error["msg"])
+    if message.startswith("Value error, "):
+        return message[len("Value error, "):]
+    if error["type"] == "extra_forbidden":
+        return "unknown key; check its spelling against values.yaml (keys are camelCase)"
+    if error["type"] == "literal_error":
+        return f"{message}, got {error['input']!r}"
+    if error["type"] == "string_pattern_mismatch":
+        return f"invalid value {error['input']!r}: {message}"
+    if error["type"] in ("missing",):
+        return "missing; set it"
+    if "input" in error and not isinstance(error["input"], (dict, list)):
+        return f"{message}, got {error['input']!r}"
+    return message
+
+
+def format_validation_error(error: ValidationError) -> list[str]:
+    """Turn a pydantic error into one line per problem, each naming the full key path."""
+    lines = []
+    for item in error.errors():
+        location = _location(item["loc"])
+        cause = item.get("ctx", {}).get("error")
+        if isinstance(cause, KeyedError):
+            key = cause.key if location == "(root)" else f"{location}.{cause.key}"
+            lines.append(f"{key}: {cause.message}")
+        else:
+            lines.append(f"{location}: {_message(item)}")
+    return lines
+
+
+def values_from_mapping(raw: Mapping[str, Any] | None, source: str | None = None) -> Values:
+    """Validate one merged mapping of settings into :class:`Values`."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise SettingsError([f"(root): expected a mapping of settings, got {type(raw).__name__}"], source)
+    try:
+        cleaned = drop_nulls(raw)
+    except SettingsError as error:
+        raise SettingsError(error.problems, source) from None
+    try:
+        return Values.model_validate(cleaned)
+    except ValidationError as error:
+        raise SettingsError(format_validation_error(error), source) from None
+
+
+def read_values_file(path: Path) -> dict[str, Any]:
+    """Read one YAML values file; an empty file is an empty mapping."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SettingsError([f"cannot read the file: {error.strerror}"], str(path)) from error
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise SettingsError([f"not valid YAML: {error}"], str(path)) from error
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError([f"(root): expected a mapping of settings, got {type(data).__name__}"], str(path))
+    return data
+
+
+def load_values(paths: Iterable[str | Path] = (), overrides: Mapping[str, Any] | None = None) -> Values:
+    """Load :class:`Values` from zero or more YAML files layered over the defaults."""
+    merged: dict[str, Any] = {}
+    names = []
+    for path in paths:
+        merged = deep_merge(merged, read_values_file(Path(path)))
+        names.append(str(path))
+    if overrides:
+        merged = deep_merge(merged, overrides)
+    return values_from_mapping(merged, ", ".join(names) or None)

@@ -1,0 +1,888 @@
+"""The typed values model: the single definition of every setting.
+
+Its camelCase serialized form is the Helm chart's ``values.yaml``. Every key of the
+hand-written ``llamafactory`` 0.1.0 chart that this project replaces is accepted with
+the same meaning and default, so an existing values file keeps working; keys that no
+longer make sense are accepted, marked deprecated, and mapped to what they meant.
+
+Each field's docstring states its unit, default, allowed values and interactions;
+those docstrings become the comments of ``values.yaml``, the descriptions of
+``values.schema.json`` and the README parameter table.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+APP_VERSION = "0.9.2"
+"""LLaMA Factory release the chart is written for (the chart's appVersion)."""
+
+CHART_NAME = "llamafactory"
+
+GPU_RESOURCE = "nvidia.com/gpu"
+
+PLACEHOLDER_PATTERN = r"\$\{(DOMAIN_NAME|AIRGAP_REGISTRY|NAMESPACE)\}"
+"""Literal placeholders that PCAI substitutes at deploy time."""
+
+# A Kubernetes resource quantity (apimachinery resource.Quantity), non-negative.
+QUANTITY_PATTERN = r"^(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[mkMGTPE])?$"
+
+# RFC 1123 DNS label, as Kubernetes validates object names and namespaces.
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+# A host name, optionally with one leading wildcard label; placeholders are
+# replaced with a letter before this check.
+HOSTNAME_PATTERN = r"^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+# Kubernetes' rule for environment variable names.
+ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+
+# Label keys: an optional DNS-subdomain prefix and a name of at most 63 characters.
+LABEL_KEY_PATTERN = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$"
+
+Quantity = Annotated[str, StringConstraints(pattern=QUANTITY_PATTERN)]
+DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN, max_length=63)]
+LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE_PATTERN, max_length=63)]
+NoControlChars = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+# Variables the chart sets itself. Setting them through extraEnv would either be
+# overridden silently or put a secret in plain text, so extraEnv rejects them and
+# names the key to use instead.
+RESERVED_ENV = {
+    "HF_TOKEN": "huggingface.token or huggingface.existingSecret",
+    "HUGGING_FACE_HUB_TOKEN": "huggingface.token or huggingface.existingSecret",
+    "API_KEY": "api.apiKey or api.existingSecret",
+    "API_PORT": "api.port",
+    "API_HOST": "api.port (the API always listens on all addresses)",
+    "GRADIO_SERVER_PORT": "gradio.serverPort",
+    "GRADIO_SERVER_NAME": "gradio.serverName",
+    "HF_HOME": "persistence.hfCache.mountPath",
+    "HF_HUB_OFFLINE": "huggingface.offline",
+    "HF_ENDPOINT": "huggingface.endpoint",
+}
+
+
+class KeyedError(ValueError):
+    """A cross-field problem raised by a model validator, with the sub-key it concerns.
+
+    The key is relative to the section that raised it; the loader prefixes the
+    section's own path.
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+def _strip_placeholders(value: str) -> str:
+    return re.sub(PLACEHOLDER_PATTERN, "x", value)
+
+
+def _quantity_to_float(value: str) -> float:
+    """Convert a Kubernetes quantity to a number of base units (bytes, cores, …)."""
+    suffixes = {
+        "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+        "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
+    }
+    for suffix in ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "m", "k", "M", "G", "T", "P", "E"):
+        if value.endswith(suffix):
+            return float(value[: -len(suffix)]) * suffixes[suffix]
+    return float(value)
+
+
+def quantity_string(value: Any) -> Any:
+    """Turn YAML numbers into the quantity strings Kubernetes uses (``4`` → ``"4"``)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return value
+
+
+class ValuesSection(BaseModel):
+    """Base of every values section: camelCase keys, unknown keys rejected."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        use_attribute_docstrings=True,
+        validate_default=True,
+    )
+
+
+# --- image -------------------------------------------------------------------------
+
+
+class ImageValues(ValuesSection):
+    """Container image of LLaMA Factory."""
+
+    registry: NoControlChars = ""
+    """Registry host prepended to `repository`, for example `${AIRGAP_REGISTRY}` on an
+    air-gapped PCAI. Empty (default) pulls from Docker Hub."""
+
+    repository: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$")] = (
+        "hiyouga/llamafactory"
+    )
+    """Image repository. Default `hiyouga/llamafactory`, the upstream CUDA image."""
+
+    tag: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")] = "0.9.5"
+    """Image tag. Default `0.9.5`, the newest upstream release: upstream pushes
+    version tags only for releases since late 2025, so there is no `0.9.2` tag."""
+
+    digest: Annotated[str, StringConstraints(pattern=r"^(sha256:[a-f0-9]{64})?$")] = ""
+    """Image digest (`sha256:…`). When set, the image is pinned by digest and the
+    tag is kept only for readability. Default empty."""
+
+    pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
+    """Kubernetes imagePullPolicy. Default `IfNotPresent`: the image is several GB and
+    a pinned tag or digest never changes."""
+
+    @field_validator("registry")
+    @classmethod
+    def _registry_is_host(cls, value: str) -> str:
+        host = _strip_placeholders(value).rstrip("/")
+        if host and not re.fullmatch(r"[A-Za-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)*", host):
+            raise ValueError(
+                f"{value!r} is not a registry host; set a host such as "
+                "'registry.example.com:5000' or '${AIRGAP_REGISTRY}'"
+            )
+        return value
+
+    def reference(self) -> str:
+        """Return the full image reference: ``[registry/]repository:tag[@digest]``."""
+        prefix = f"{self.registry.rstrip('/')}/" if self.registry else ""
+        digest = f"@{self.digest}" if self.digest else ""
+        return f"{prefix}{self.repository}:{self.tag}{digest}"
+
+
+class ImagePullSecret(ValuesSection):
+    """A Secret of type `kubernetes.io/dockerconfigjson` in the release namespace."""
+
+    name: DnsLabel
+    """Name of the Secret."""
+
+
+# --- modes ---------------------------------------------------------------------------
+
+
+class GradioValues(ValuesSection):
+    """LLaMA Board (Gradio) settings, used in `webui` mode."""
+
+    server_port: int = Field(7860, ge=1024, le=65535)
+    """Port LLaMA Board listens on (`GRADIO_SERVER_PORT`). Default 7860. Container
+    port, Service target and probes follow it."""
+
+    server_name: Literal["0.0.0.0", "::"] = "0.0.0.0"
+    """Address LLaMA Board binds (`GRADIO_SERVER_NAME`). Default `0.0.0.0`; `::` for
+    IPv6 clusters. A loopback address would make the pod unreachable, so none is
+    allowed."""
+
+
+class ApiValues(ValuesSection):
+    """OpenAI-compatible API settings, used in `api` mode."""
+
+    port: int = Field(8000, ge=1024, le=65535)
+    """Port the API listens on (`API_PORT`). Default 8000."""
+
+    model: NoControlChars | None = None
+    """Model to serve (`--model_name_or_path`): a Hugging Face id or a path on a
+    mounted volume. Required in `api` mode, because the API loads the model before
+    it opens its port. Default unset."""
+
+    template: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$")] | None = None
+    """Chat template (`--template`), for example `llama3` or `qwen`. Default unset:
+    LLaMA Factory then uses the tokenizer's own chat template."""
+
+    infer_backend: Literal["huggingface", "vllm"] = "huggingface"
+    """Inference engine (`--infer_backend`). Default `huggingface`; `vllm` needs the
+    vLLM extra in the image."""
+
+    adapter: NoControlChars | None = None
+    """LoRA adapter to load on top of the model (`--adapter_name_or_path`), for
+    example a checkpoint under `/app/output`. Default unset."""
+
+    extra_args: dict[
+        Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")],
+        str | int | float | bool,
+    ] = Field(default_factory=dict)
+    """More model arguments, rendered as `--key value` after the ones above, for
+    example `{trust_remote_code: true}`. Default empty."""
+
+    api_key: NoControlChars = ""
+    """API key the clients must send as a bearer token. The chart stores it in a
+    Secret and passes it as `API_KEY`; it never appears on the command line. Empty
+    (default) leaves `/v1/*` open to anyone who passes the platform login."""
+
+    existing_secret: Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN)] | None = None
+    """Existing Secret holding the API key; takes precedence over `apiKey`."""
+
+    existing_secret_key: Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$")] = "api-key"
+    """Key inside `existingSecret`. Default `api-key`."""
+
+    @field_validator("extra_args")
+    @classmethod
+    def _extra_args_are_not_reserved(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if key in {"model_name_or_path", "template", "infer_backend", "adapter_name_or_path"}:
+                raise ValueError(
+                    f"{key!r} has its own key; set api.model, api.template, "
+                    "api.inferBackend or api.adapter instead"
+                )
+        return value
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self.api_key) or self.existing_secret is not None
+
+
+# --- Hugging Face ----------------------------------------------------------------------
+
+
+class HuggingFaceValues(ValuesSection):
+    """Access to the Hugging Face Hub."""
+
+    token: NoControlChars = ""
+    """Hub token for gated models. Stored in a Secret created by the chart and passed
+    as `HF_TOKEN`. Empty (default) creates no Secret and no variable."""
+
+    existing_secret: Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN)] | None = None
+    """Existing Secret holding the token; takes precedence over `token`."""
+
+    existing_secret_key: Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$")] = "token"
+    """Key inside `existingSecret`. Default `token`."""
+
+    endpoint: Annotated[str, StringConstraints(pattern=r"^(https?://[^\s]+)?$")] = ""
+    """Hub mirror URL (`HF_ENDPOINT`). Default empty: the public Hub."""
+
+    offline: bool = False
+    """Never contact the Hub (`HF_HUB_OFFLINE=1`): models must already be in the model
+    cache or on a volume. Default false."""
+
+
+# --- service -----------------------------------------------------------------------
+
+
+class ServiceValues(ValuesSection):
+    """The Service in front of the pod."""
+
+    type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    """Service type. Default `ClusterIP`: on PCAI, traffic enters through the Istio
+    gateway."""
+
+    port: int | None = Field(None, ge=1, le=65535)
+    """Service port. Default unset: the port of the chosen mode (7860 or 8000), so
+    Service, container and VirtualService always agree."""
+
+    target_port: int | str | None = None
+    """Deprecated: the Service always targets the container's named port `http`,
+    whose number follows `gradio.serverPort` or `api.port`. Accepted when it names
+    that port (`http`) or equals its number."""
+
+
+# --- resources, scheduling, security ---------------------------------------------------
+
+
+class ResourcesValues(ValuesSection):
+    """Container requests and limits (`cpu`, `memory`, `nvidia.com/gpu`, …)."""
+
+    requests: dict[str, Quantity] = Field(
+        default_factory=lambda: {"cpu": "4", "memory": "32Gi", GPU_RESOURCE: "1"}
+    )
+    """Requests. Default 4 CPUs, 32Gi memory, 1 GPU."""
+
+    limits: dict[str, Quantity] = Field(
+        default_factory=lambda: {"cpu": "8", "memory": "64Gi", GPU_RESOURCE: "1"}
+    )
+    """Limits. Default 8 CPUs, 64Gi memory, 1 GPU. PCAI rejects containers without a
+    CPU limit: when `limits.cpu` is missing, `requests.cpu` is used. Kubernetes needs
+    GPU requests equal to limits: a GPU count given on one side only is copied to the
+    other, and two different counts are an error. 0 GPUs leaves the key out."""
+
+    @field_validator("requests", "limits", mode="before")
+    @classmethod
+    def _numbers_to_quantities(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: quantity_string(item) for key, item in value.items()}
+        return value
+
+    @field_validator("requests", "limits")
+    @classmethod
+    def _resource_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not re.fullmatch(LABEL_KEY_PATTERN, name):
+                raise ValueError(f"{name!r} is not a resource name such as 'cpu' or 'nvidia.com/gpu'")
+        return value
+
+    @model_validator(mode="after")
+    def _normalize(self) -> ResourcesValues:
+        requests = dict(self.requests)
+        limits = dict(self.limits)
+
+        gpu_request = requests.get(GPU_RESOURCE)
+        gpu_limit = limits.get(GPU_RESOURCE)
+        for side, count in (("requests", gpu_request), ("limits", gpu_limit)):
+            if count is not None and not re.fullmatch(r"\d+", count):
+                raise KeyedError(
+                    f"{side}.{GPU_RESOURCE}",
+                    f"{count!r} is not a whole number of GPUs; set an integer such as 1",
+                )
+        if gpu_request is not None and gpu_limit is not None and int(gpu_request) != int(gpu_limit):
+            raise KeyedError(
+                f"requests.{GPU_RESOURCE}",
+                f"{gpu_request} GPUs differs from limits.{GPU_RESOURCE} ({gpu_limit}); "
+                "Kubernetes requires extended resources to have equal requests and "
+                "limits, so set both to the same count",
+            )
+        gpus = int(gpu_request or gpu_limit or 0)
+        requests.pop(GPU_RESOURCE, None)
+        limits.pop(GPU_RESOURCE, None)
+        if gpus > 0:
+            requests[GPU_RESOURCE] = str(gpus)
+            limits[GPU_RESOURCE] = str(gpus)
+
+        if "cpu" not in limits:
+            if "cpu" not in requests:
+                raise KeyedError(
+                    "limits.cpu",
+                    "missing; PCAI rejects containers without a CPU limit, so set "
+                    "resources.limits.cpu (for example '8')",
+                )
+            limits["cpu"] = requests["cpu"]
+
+        for name, request in requests.items():
+            limit = limits.get(name)
+            if limit is not None and _quantity_to_float(request) > _quantity_to_float(limit):
+                raise KeyedError(
+                    f"requests.{name}",
+                    f"{request} is above limits.{name} ({limit}); lower the request or "
+                    "raise the limit",
+                )
+
+        object.__setattr__(self, "requests", requests)
+        object.__setattr__(self, "limits", limits)
+        return self
+
+    @property
+    def gpus(self) -> int:
+        return int(self.limits.get(GPU_RESOURCE, "0"))
+
+
+class Toleration(ValuesSection):
+    """A Kubernetes toleration."""
+
+    key: str | None = None
+    operator: Literal["Exists", "Equal"] | None = None
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = Field(None, ge=0)
+
+
+class SeccompProfile(ValuesSection):
+    """Seccomp profile of a pod or container."""
+
+    type: Literal["RuntimeDefault", "Localhost", "Unconfined"] = "RuntimeDefault"
+    localhost_profile: str | None = None
+
+
+class Capabilities(ValuesSection):
+    """Linux capabilities to add or drop."""
+
+    add: list[str] = Field(default_factory=list)
+    drop: list[str] = Field(default_factory=lambda: ["ALL"])
+
+
+class PodSecurityContextValues(ValuesSection):
+    """Pod security context. Fields left unset are left out of the manifest."""
+
+    run_as_user: int | None = Field(None, ge=0)
+    """UID of every container. Unset (default) keeps the image's user, root: the
+    upstream image installs into root-owned `/app` and `/root/.cache`."""
+
+    run_as_group: int | None = Field(None, ge=0)
+    run_as_non_root: bool | None = None
+    """Refuse to start as UID 0. See the README's non-root setting."""
+
+    fs_group: int | None = Field(None, ge=0)
+    """Group that owns the volumes, so a non-root user can write them."""
+
+    fs_group_change_policy: Literal["OnRootMismatch", "Always"] | None = None
+    supplemental_groups: list[int] = Field(default_factory=list)
+    seccomp_profile: SeccompProfile | None = Field(default_factory=SeccompProfile)
+    """Default `RuntimeDefault`, the container runtime's system-call filter."""
+
+
+class SecurityContextValues(ValuesSection):
+    """Security context of the LLaMA Factory container."""
+
+    allow_privilege_escalation: bool = False
+    """Default false."""
+
+    privileged: bool = False
+    """Default false."""
+
+    read_only_root_filesystem: bool = False
+    """Default false: LLaMA Factory and its libraries write caches under the image's
+    directories. True works together with the writable volumes the chart always
+    mounts (`/tmp`, the WebUI state and the model cache)."""
+
+    run_as_non_root: bool | None = None
+    run_as_user: int | None = Field(None, ge=0)
+    run_as_group: int | None = Field(None, ge=0)
+    capabilities: Capabilities = Field(default_factory=Capabilities)
+    """Default drops ALL capabilities; the image needs none."""
+
+    seccomp_profile: SeccompProfile | None = None
+
+
+# --- storage ----------------------------------------------------------------------------
+
+
+class ClaimValues(ValuesSection):
+    """One persistent volume claim."""
+
+    enabled: bool = True
+    """Create (or use) a claim. False mounts an emptyDir instead, whose content is
+    lost with the pod. Disabling keeps an existing claim: it is annotated
+    `helm.sh/resource-policy: keep`."""
+
+    size: Quantity = "10Gi"
+    """Requested capacity, a Kubernetes quantity such as `200Gi`."""
+
+    storage_class: NoControlChars = ""
+    """Storage class. Empty (default) uses the cluster's default class; `-` sets
+    `storageClassName: ""`, which disables dynamic provisioning."""
+
+    access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod", "ReadOnlyMany"] = (
+        "ReadWriteOnce"
+    )
+    """Access mode. Default `ReadWriteOnce`; the Deployment therefore uses the
+    `Recreate` strategy."""
+
+    mount_path: Annotated[str, StringConstraints(pattern=r"^/[^\x00-\x1f\x7f:]*$")] | None = None
+    """Absolute path inside the container."""
+
+    existing_claim: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")] | None = None
+    """Name of an existing claim to mount instead of creating one. Default unset."""
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _size_string(cls, value: Any) -> Any:
+        return quantity_string(value)
+
+
+def _claim(size: str, mount_path: str | None) -> Any:
+    return Field(default_factory=lambda: ClaimValues(size=size, mount_path=mount_path))
+
+
+class PersistenceValues(ValuesSection):
+    """Volumes of the workload. Every claim survives uninstall and upgrades."""
+
+    hf_cache: ClaimValues = _claim("200Gi", None)
+    """Model cache (`HF_HOME`). Default 200Gi. Unset `mountPath` means
+    `/root/.cache/huggingface`, the image's cache, for a root container, and
+    `/cache/huggingface` for a non-root one, which cannot enter `/root`."""
+
+    data: ClaimValues = _claim("50Gi", "/app/custom_data")
+    """Datasets. Default 50Gi at `/app/custom_data`, so the image's own `/app/data`
+    (demo datasets and `dataset_info.json`) stays visible."""
+
+    output: ClaimValues = _claim("100Gi", "/app/output")
+    """Checkpoints and exported models. Default 100Gi at `/app/output`."""
+
+    webui_state: ClaimValues = _claim("10Gi", "/app")
+    """LLaMA Board's state: `saves/` (trained adapters, logs), `cache/` (user
+    settings) and `config/` (saved training configs), which it writes relative to
+    `/app`. Mounted with sub-paths at `<mountPath>/saves`, `/cache` and `/config`, so
+    a restart keeps them. Default 10Gi; `mountPath` is the parent directory."""
+
+    @model_validator(mode="after")
+    def _mount_paths_set(self) -> PersistenceValues:
+        for name in ("data", "output", "webui_state"):
+            claim: ClaimValues = getattr(self, name)
+            if claim.mount_path is None:
+                raise KeyedError(f"{to_camel(name)}.mountPath", "missing; set an absolute path")
+        return self
+
+
+# --- probes -------------------------------------------------------------------------
+
+
+class ProbeValues(ValuesSection):
+    """One probe's timing. The path is chosen by the mode and cannot be set."""
+
+    period_seconds: int = Field(10, ge=1, le=3600)
+    """Seconds between two checks."""
+
+    failure_threshold: int | None = Field(None, ge=1, le=10000)
+    """Failed checks in a row before Kubernetes acts."""
+
+    timeout_seconds: int = Field(5, ge=1, le=600)
+    """Seconds a check may take."""
+
+
+class ProbesValues(ValuesSection):
+    """Startup, readiness and liveness probes. Each uses a path the mode serves: `/`
+    for LLaMA Board, `/docs` for the API (which has no `/` route)."""
+
+    startup: ProbeValues = Field(default_factory=lambda: ProbeValues(period_seconds=10))
+    """Budget = periodSeconds × failureThreshold, at least 600 s. Default failure
+    threshold 60 in `webui` mode (10 minutes) and 180 in `api` mode (30 minutes),
+    because the API loads the model before it opens its port. Readiness and liveness
+    start only after it passes."""
+
+    readiness: ProbeValues = Field(default_factory=lambda: ProbeValues(period_seconds=10, failure_threshold=3))
+    """Default every 10 s, 3 failures."""
+
+    liveness: ProbeValues = Field(default_factory=lambda: ProbeValues(period_seconds=30, failure_threshold=5))
+    """Default every 30 s, 5 failures: a busy training step must not restart the pod."""
+
+
+ROOT_HF_CACHE = "/root/.cache/huggingface"
+NON_ROOT_HF_CACHE = "/cache/huggingface"
+
+STARTUP_BUDGET_FLOOR_SECONDS = 600
+DEFAULT_STARTUP_FAILURES = {"webui": 60, "api": 180}
+
+
+# --- environment ------------------------------------------------------------------------
+
+
+class EnvVar(ValuesSection):
+    """An extra environment variable. Values are always rendered as strings."""
+
+    name: Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
+    value: str = ""
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _to_string(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (int, float)):
+            return quantity_string(value)
+        if value is None:
+            return ""
+        return value
+
+
+# --- EzUA (PCAI) -------------------------------------------------------------------------
+
+
+class VirtualServiceValues(ValuesSection):
+    """Istio VirtualService read by the EzUA app controller for the tile's Open button."""
+
+    enabled: bool = True
+    """Create the VirtualService. Default true."""
+
+    endpoint: str = "llamafactory.${DOMAIN_NAME}"
+    """Host name users open. `${DOMAIN_NAME}` is substituted by PCAI at deploy time.
+    Default `llamafactory.${DOMAIN_NAME}`."""
+
+    istio_gateway: Annotated[str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")] = (
+        "istio-system/ezaf-gateway"
+    )
+    """Gateway as `namespace/name`. Default `istio-system/ezaf-gateway`, PCAI's gateway."""
+
+    timeout: Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?(h|m|s|ms)$")] = "0s"
+    """Route timeout. Default `0s`, which Istio treats as no timeout: LLaMA Board
+    streams training progress over server-sent events for hours."""
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_is_host(cls, value: str) -> str:
+        host = _strip_placeholders(value)
+        if len(host) > 253 or not re.fullmatch(HOSTNAME_PATTERN, host):
+            raise ValueError(
+                f"{value!r} is not a host name; set a DNS name such as "
+                "'llamafactory.${DOMAIN_NAME}' (no scheme, port, path or spaces)"
+            )
+        return value
+
+
+class AuthorizationPolicyValues(ValuesSection):
+    """Platform login: an Istio AuthorizationPolicy that sends every request for the
+    endpoint through PCAI's oauth2-proxy. LLaMA Board has no login of its own."""
+
+    enabled: bool = True
+    """Create the policy. Default true. Disabling it leaves LLaMA Board open to anyone
+    who can reach the gateway."""
+
+    namespace: DnsLabel = "istio-system"
+    """Namespace of the ingress gateway; the policy must live there."""
+
+    provider_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")] = "oauth2-proxy"
+    """Istio extension provider that performs the login. Default `oauth2-proxy`."""
+
+    match_labels: dict[
+        Annotated[str, StringConstraints(pattern=LABEL_KEY_PATTERN)], LabelValue
+    ] = Field(default_factory=lambda: {"istio": "ingressgateway"})
+    """Labels of the gateway pods the policy applies to. Default
+    `{istio: ingressgateway}`. The policy selects the gateway, never the app's pod, so
+    kubelet probes are not affected."""
+
+
+class KyvernoValues(ValuesSection):
+    """Deprecated: the old chart installed a cluster-wide Kyverno policy to add pod
+    labels. The labels are now set on the pod directly and no policy is created."""
+
+    enabled: bool = False
+    """Deprecated, has no effect: the `hpe-ezua/*` labels are always set."""
+
+    labels: dict[
+        Annotated[str, StringConstraints(pattern=LABEL_KEY_PATTERN)], LabelValue
+    ] = Field(default_factory=dict)
+    """Deprecated: extra pod labels, merged into `podLabels`."""
+
+
+class EzuaValues(ValuesSection):
+    """HPE Ezmeral Unified Analytics (PCAI) integration."""
+
+    virtual_service: VirtualServiceValues = Field(default_factory=VirtualServiceValues)
+    authorization_policy: AuthorizationPolicyValues = Field(default_factory=AuthorizationPolicyValues)
+    kyverno: KyvernoValues = Field(default_factory=KyvernoValues)
+
+
+# --- root ---------------------------------------------------------------------------------
+
+
+class Values(ValuesSection):
+    """Every setting of a LLaMA Factory release."""
+
+    release_name: Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN, max_length=53)] = CHART_NAME
+    """Release name that object names and labels derive from. Helm uses its own
+    release name instead. At most 53 characters, Helm's limit. Default
+    `llamafactory`."""
+
+    namespace: DnsLabel = CHART_NAME
+    """Namespace of the plain manifests and of the VirtualService route's host name.
+    Helm uses the release namespace instead. Default `llamafactory`."""
+
+    name_override: Annotated[str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", max_length=63)] = ""
+    """Replaces the chart name in object names. Default empty."""
+
+    fullname_override: Annotated[str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", max_length=63)] = ""
+    """Replaces the whole object name prefix. Default empty."""
+
+    mode: Literal["webui", "api"] = "webui"
+    """`webui` runs LLaMA Board on `gradio.serverPort`; `api` runs the
+    OpenAI-compatible API on `api.port` and needs `api.model`."""
+
+    replica_count: int = Field(1, ge=0, le=1)
+    """Pods: 1 (default) or 0 to stop the app and keep its volumes. LLaMA Board keeps
+    its state in one process and the claims are ReadWriteOnce, so more than one
+    replica is not supported."""
+
+    image: ImageValues = Field(default_factory=ImageValues)
+    image_pull_secrets: list[ImagePullSecret] = Field(default_factory=list)
+    """Secrets used to pull the image, as `[{name: …}]` or plain names."""
+
+    gradio: GradioValues = Field(default_factory=GradioValues)
+    api: ApiValues = Field(default_factory=ApiValues)
+    huggingface: HuggingFaceValues = Field(default_factory=HuggingFaceValues)
+    extra_env: list[EnvVar] = Field(default_factory=list)
+    """More environment variables as `[{name, value}]`; numbers and booleans become
+    strings (`1` → `"1"`). Variables the chart sets itself are rejected with the key
+    to use instead."""
+
+    service: ServiceValues = Field(default_factory=ServiceValues)
+    resources: ResourcesValues = Field(default_factory=ResourcesValues)
+    shm_size_gi: int = Field(16, ge=0, le=4096)
+    """Size of the memory-backed `/dev/shm` in GiB, for DataLoader workers and NCCL
+    (a container runtime's default is 64 MB). Default 16; 0 mounts none. It counts
+    against `resources.limits.memory`."""
+
+    persistence: PersistenceValues = Field(default_factory=PersistenceValues)
+    probes: ProbesValues = Field(default_factory=ProbesValues)
+    pod_security_context: PodSecurityContextValues = Field(default_factory=PodSecurityContextValues)
+    security_context: SecurityContextValues = Field(default_factory=SecurityContextValues)
+    pod_labels: dict[Annotated[str, StringConstraints(pattern=LABEL_KEY_PATTERN)], LabelValue] = Field(
+        default_factory=dict
+    )
+    """Extra pod labels. The `hpe-ezua/*` and `app.kubernetes.io/*` labels are set by
+    the chart and cannot be overridden here."""
+
+    pod_annotations: dict[Annotated[str, StringConstraints(pattern=LABEL_KEY_PATTERN)], NoControlChars] = Field(
+        default_factory=dict
+    )
+    """Extra pod annotations."""
+
+    tolerations: list[Toleration] = Field(default_factory=list)
+    """Tolerations. With GPUs, the `nvidia.com/gpu` NoSchedule toleration is added
+    unless one for that key is already present."""
+
+    node_selector: dict[Annotated[str, StringConstraints(pattern=LABEL_KEY_PATTERN)], LabelValue] = Field(
+        default_factory=dict
+    )
+    """Node labels the pod must match."""
+
+    affinity: dict[Literal["nodeAffinity", "podAffinity", "podAntiAffinity"], dict[str, Any]] = Field(
+        default_factory=dict
+    )
+    """Kubernetes affinity, passed through as written."""
+
+    host_ipc: bool = False
+    """Share the node's IPC namespace. Default false; `shmSizeGi` gives NCCL the
+    shared memory it needs without it."""
+
+    ezua: EzuaValues = Field(default_factory=EzuaValues)
+
+    @field_validator("image_pull_secrets", mode="before")
+    @classmethod
+    def _secret_names(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @field_validator("shm_size_gi", mode="before")
+    @classmethod
+    def _shm_digits(cls, value: Any) -> Any:
+        if isinstance(value, str) and re.fullmatch(r"\d+", value.strip()):
+            return int(value)
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Values:
+        if self.mode == "api" and not self.api.model:
+            raise KeyedError(
+                "api.model",
+                "missing; api mode serves one model and cannot start without it, so "
+                "set api.model (a Hugging Face id or a path on a volume) or use mode: webui",
+            )
+
+        port = self.container_port
+        target = self.service.target_port
+        if target is not None and target not in ("http", port):
+            raise KeyedError(
+                "service.targetPort",
+                f"{target!r} differs from the {self.mode} port ({port}); remove "
+                "service.targetPort and set "
+                + ("gradio.serverPort" if self.mode == "webui" else "api.port"),
+            )
+
+        seen: set[str] = set()
+        for index, variable in enumerate(self.extra_env):
+            if variable.name in RESERVED_ENV:
+                raise KeyedError(
+                    f"extraEnv[{index}].name",
+                    f"{variable.name} is set by the chart; use {RESERVED_ENV[variable.name]} instead",
+                )
+            if variable.name in seen:
+                raise KeyedError(f"extraEnv[{index}].name", f"{variable.name} is listed twice; keep one")
+            seen.add(variable.name)
+
+        startup = self.probes.startup
+        failures = self.startup_failure_threshold
+        if startup.period_seconds * failures < STARTUP_BUDGET_FLOOR_SECONDS:
+            raise KeyedError(
+                "probes.startup.failureThreshold",
+                f"periodSeconds × failureThreshold = {startup.period_seconds} × {failures} "
+                f"s is below the {STARTUP_BUDGET_FLOOR_SECONDS} s floor; a slow start would "
+                "be killed, so raise probes.startup.failureThreshold",
+            )
+
+        mounts: dict[str, str] = {}
+        for key, path in self.mount_paths().items():
+            normalized = path.rstrip("/") or "/"
+            if normalized in mounts:
+                raise KeyedError(
+                    key, f"{path!r} is also the mount path of {mounts[normalized]}; give each volume its own path"
+                )
+            if normalized in ("/", "/dev", "/dev/shm", "/proc", "/sys", "/tmp"):
+                raise KeyedError(key, f"{path!r} would hide a system directory; choose another path")
+            mounts[normalized] = key
+        return self
+
+    # --- derived settings, shared by the constructs and the chart renderer -----------
+
+    @property
+    def container_port(self) -> int:
+        return self.gradio.server_port if self.mode == "webui" else self.api.port
+
+    @property
+    def service_port(self) -> int:
+        return self.service.port if self.service.port is not None else self.container_port
+
+    @property
+    def startup_failure_threshold(self) -> int:
+        configured = self.probes.startup.failure_threshold
+        return configured if configured is not None else DEFAULT_STARTUP_FAILURES[self.mode]
+
+    @property
+    def runs_as_non_root(self) -> bool:
+        """Whether the container's user is known not to be root."""
+        user = self.security_context.run_as_user
+        if user is None:
+            user = self.pod_security_context.run_as_user
+        non_root = self.security_context.run_as_non_root
+        if non_root is None:
+            non_root = self.pod_security_context.run_as_non_root
+        return bool(non_root) or (user is not None and user != 0)
+
+    @property
+    def hf_cache_mount_path(self) -> str:
+        configured = self.persistence.hf_cache.mount_path
+        if configured is not None:
+            return configured
+        return NON_ROOT_HF_CACHE if self.runs_as_non_root else ROOT_HF_CACHE
+
+    def mount_paths(self) -> dict[str, str]:
+        """Return every volume mount path by its values key."""
+        paths = {"persistence.hfCache.mountPath": self.hf_cache_mount_path}
+        for name in ("data", "output"):
+            claim: ClaimValues = getattr(self.persistence, name)
+            paths[f"persistence.{to_camel(name)}.mountPath"] = claim.mount_path or ""
+        if self.mode == "webui":
+            base = (self.persistence.webui_state.mount_path or "").rstrip("/")
+            for sub in ("saves", "cache", "config"):
+                paths[f"persistence.webuiState.mountPath ({sub})"] = f"{base}/{sub}"
+        return paths
+
+    def warnings(self) -> list[str]:
+        """Return findings that do not stop synthesis but that an operator should read."""
+        findings: list[str] = []
+        memory = self.resources.limits.get("memory")
+        if self.shm_size_gi > 0 and memory is not None:
+            if _quantity_to_float(memory) < self.shm_size_gi * 2**30:
+                findings.append(
+                    f"resources.limits.memory ({memory}) is below shmSizeGi ({self.shm_size_gi}Gi); "
+                    "memory-backed /dev/shm counts against the memory limit, so a full /dev/shm "
+                    "gets the pod OOM-killed. Raise the limit or lower shmSizeGi."
+                )
+        if self.runs_as_non_root:
+            for key, path in self.mount_paths().items():
+                if path == "/root" or path.startswith("/root/"):
+                    findings.append(
+                        f"{key}: {path!r} is under /root, which a non-root user cannot enter in "
+                        "the upstream image; set it outside /root, for example /cache/huggingface."
+                    )
+        if self.ezua.kyverno.enabled:
+            findings.append(
+                "ezua.kyverno.enabled is deprecated and has no effect: the hpe-ezua/* labels "
+                "are set on the pod directly and no Kyverno policy is created."
+            )
+        for key, path in self.mount_paths().items():
+            if path.rstrip("/") == "/app/data":
+                findings.append(
+                    f"{key}: mounting over /app/data hides the image's demo datasets and "
+                    "dataset_info.json; /app/custom_data keeps them visible."
+                )
+        return findings
