@@ -46,7 +46,7 @@ class LlamaFactoryChart(cdk8s.Chart):
             hf_cache_mount_path=values.hf_cache_mount_path,
         )
         self.shm = (
-            ShmVolume(self, "shm", size_gi=values.shm_size_gi, memory_limit=values.resources.limits.get("memory"))
+            ShmVolume(self, "shm", size_gi=values.shm_size_gi, memory_limit=values.resources.effective_limits.get("memory"))
             if values.shm_size_gi > 0
             else None
         )

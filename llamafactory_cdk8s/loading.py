@@ -21,15 +21,27 @@ from .errors import SettingsError
 from .values import KeyedError, Values
 
 
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge ``override`` into a copy of ``base``: maps recursively, the rest replaced."""
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any], *, keep_nulls: bool = False) -> dict[str, Any]:
+    """Merge ``override`` into a copy of ``base`` as Helm merges values files.
+
+    Maps merge key by key, lists and scalars replace, and ``None`` removes the key,
+    unless ``keep_nulls`` is set: then ``None`` replaces the value, so that layered
+    user files keep their nulls until they are checked against the model.
+    """
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
+        if value is None and not keep_nulls:
+            merged.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value, keep_nulls=keep_nulls)
         else:
             merged[key] = value
     return merged
+
+
+def default_mapping() -> dict[str, Any]:
+    """Return the defaults in their values-file form (camelCase keys)."""
+    return Values().model_dump(by_alias=True)
 
 
 def _field_for_alias(model: type[BaseModel], key: str) -> tuple[str, Any] | None:
@@ -130,17 +142,22 @@ def format_validation_error(error: ValidationError) -> list[str]:
 
 
 def values_from_mapping(raw: Mapping[str, Any] | None, source: str | None = None) -> Values:
-    """Validate one merged mapping of settings into :class:`Values`."""
+    """Validate settings layered over the defaults into :class:`Values`.
+
+    The settings are merged into the defaults first, as Helm does, so a partial
+    section such as ``persistence: {output: {storageClass: fast}}`` keeps the other
+    defaults of that section (``size: 100Gi``, ``mountPath: /app/output``).
+    """
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
         raise SettingsError([f"(root): expected a mapping of settings, got {type(raw).__name__}"], source)
     try:
-        cleaned = drop_nulls(raw)
+        drop_nulls(raw)
     except SettingsError as error:
         raise SettingsError(error.problems, source) from None
     try:
-        return Values.model_validate(cleaned)
+        return Values.model_validate(deep_merge(default_mapping(), raw))
     except ValidationError as error:
         raise SettingsError(format_validation_error(error), source) from None
 
@@ -166,9 +183,11 @@ def load_values(paths: Iterable[str | Path] = (), overrides: Mapping[str, Any] |
     """Load :class:`Values` from zero or more YAML files layered over the defaults."""
     merged: dict[str, Any] = {}
     names = []
+    # Files are layered without the defaults first, so that a null in a later file
+    # is still seen (and checked) when the result is merged over the defaults.
     for path in paths:
-        merged = deep_merge(merged, read_values_file(Path(path)))
+        merged = deep_merge(merged, read_values_file(Path(path)), keep_nulls=True)
         names.append(str(path))
     if overrides:
-        merged = deep_merge(merged, overrides)
+        merged = deep_merge(merged, overrides, keep_nulls=True)
     return values_from_mapping(merged, ", ".join(names) or None)

@@ -304,18 +304,18 @@ class ServiceValues(ValuesSection):
 class ResourcesValues(ValuesSection):
     """Container requests and limits (`cpu`, `memory`, `nvidia.com/gpu`, …)."""
 
-    requests: dict[str, Quantity] = Field(
-        default_factory=lambda: {"cpu": "4", "memory": "32Gi", GPU_RESOURCE: "1"}
-    )
-    """Requests. Default 4 CPUs, 32Gi memory, 1 GPU."""
+    requests: dict[str, Quantity] = Field(default_factory=lambda: {"cpu": "4", "memory": "32Gi"})
+    """Requests. Default 4 CPUs and 32Gi memory; the GPU request is copied from
+    `limits`."""
 
     limits: dict[str, Quantity] = Field(
         default_factory=lambda: {"cpu": "8", "memory": "64Gi", GPU_RESOURCE: "1"}
     )
     """Limits. Default 8 CPUs, 64Gi memory, 1 GPU. PCAI rejects containers without a
     CPU limit: when `limits.cpu` is missing, `requests.cpu` is used. Kubernetes needs
-    GPU requests equal to limits: a GPU count given on one side only is copied to the
-    other, and two different counts are an error. 0 GPUs leaves the key out."""
+    GPU requests equal to limits: set the GPU count here; a count given on one side
+    only is copied to the other, and two different counts are an error. 0 GPUs
+    leaves the key out."""
 
     @field_validator("requests", "limits", mode="before")
     @classmethod
@@ -333,12 +333,21 @@ class ResourcesValues(ValuesSection):
         return value
 
     @model_validator(mode="after")
-    def _normalize(self) -> ResourcesValues:
+    def _check(self) -> ResourcesValues:
+        self._effective()
+        return self
+
+    def _effective(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Return the requests and limits as rendered, raising on contradictions.
+
+        The GPU count is copied to the side that lacks it and left out when 0, and
+        a missing CPU limit takes the CPU request.
+        """
         requests = dict(self.requests)
         limits = dict(self.limits)
 
-        gpu_request = requests.get(GPU_RESOURCE)
-        gpu_limit = limits.get(GPU_RESOURCE)
+        gpu_request = requests.pop(GPU_RESOURCE, None)
+        gpu_limit = limits.pop(GPU_RESOURCE, None)
         for side, count in (("requests", gpu_request), ("limits", gpu_limit)):
             if count is not None and not re.fullmatch(r"\d+", count):
                 raise KeyedError(
@@ -353,8 +362,6 @@ class ResourcesValues(ValuesSection):
                 "limits, so set both to the same count",
             )
         gpus = int(gpu_request or gpu_limit or 0)
-        requests.pop(GPU_RESOURCE, None)
-        limits.pop(GPU_RESOURCE, None)
         if gpus > 0:
             requests[GPU_RESOURCE] = str(gpus)
             limits[GPU_RESOURCE] = str(gpus)
@@ -376,14 +383,19 @@ class ResourcesValues(ValuesSection):
                     f"{request} is above limits.{name} ({limit}); lower the request or "
                     "raise the limit",
                 )
+        return requests, limits
 
-        object.__setattr__(self, "requests", requests)
-        object.__setattr__(self, "limits", limits)
-        return self
+    @property
+    def effective_requests(self) -> dict[str, str]:
+        return self._effective()[0]
+
+    @property
+    def effective_limits(self) -> dict[str, str]:
+        return self._effective()[1]
 
     @property
     def gpus(self) -> int:
-        return int(self.limits.get(GPU_RESOURCE, "0"))
+        return int(self.effective_limits.get(GPU_RESOURCE, "0"))
 
 
 class Toleration(ValuesSection):
@@ -739,7 +751,7 @@ class Values(ValuesSection):
     )
     """Kubernetes affinity, passed through as written."""
 
-    host_ipc: bool = False
+    host_ipc: bool = Field(False, alias="hostIPC")
     """Share the node's IPC namespace. Default false; `shmSizeGi` gives NCCL the
     shared memory it needs without it."""
 
@@ -859,7 +871,7 @@ class Values(ValuesSection):
     def warnings(self) -> list[str]:
         """Return findings that do not stop synthesis but that an operator should read."""
         findings: list[str] = []
-        memory = self.resources.limits.get("memory")
+        memory = self.resources.effective_limits.get("memory")
         if self.shm_size_gi > 0 and memory is not None:
             if _quantity_to_float(memory) < self.shm_size_gi * 2**30:
                 findings.append(

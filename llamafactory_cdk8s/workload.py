@@ -309,11 +309,15 @@ class LlamaFactoryWorkload(Construct):
 
         add(
             f"{container}/resources",
-            {"requests": _quantities(values.resources.requests), "limits": _quantities(values.resources.limits)},
+            {
+                "requests": _quantities(values.resources.effective_requests),
+                "limits": _quantities(values.resources.effective_limits),
+            },
         )
         add(f"{container}/securityContext", self._container_security_context())
         add(f"{spec}/securityContext", self._pod_security_context())
-        add(f"{spec}/hostIPC", values.host_ipc)
+        # The typed toJson reads its own property name, hostIpc, and writes hostIPC.
+        add(f"{spec}/hostIpc", values.host_ipc)
         add(f"{spec}/enableServiceLinks", False)
 
         tolerations = [toleration.model_dump(by_alias=True, exclude_none=True) for toleration in values.tolerations]
