@@ -106,6 +106,11 @@ def _quantity_to_float(value: str) -> float:
     return float(value)
 
 
+def empty_as_unset(value: Any) -> Any:
+    """Read ``""`` as unset: Helm charts spell an unset optional name as an empty string."""
+    return None if value == "" else value
+
+
 def quantity_string(value: Any) -> Any:
     """Turn YAML numbers into the quantity strings Kubernetes uses (``4`` → ``"4"``)."""
     if isinstance(value, bool):
@@ -238,6 +243,8 @@ class ApiValues(ValuesSection):
     existing_secret_key: Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$")] = "api-key"
     """Key inside `existingSecret`. Default `api-key`."""
 
+    _existing_secret_unset = field_validator("existing_secret", mode="before")(empty_as_unset)
+
     @field_validator("extra_args")
     @classmethod
     def _extra_args_are_not_reserved(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -276,6 +283,8 @@ class HuggingFaceValues(ValuesSection):
     offline: bool = False
     """Never contact the Hub (`HF_HUB_OFFLINE=1`): models must already be in the model
     cache or on a volume. Default false."""
+
+    _existing_secret_unset = field_validator("existing_secret", mode="before")(empty_as_unset)
 
 
 # --- service -----------------------------------------------------------------------
@@ -494,6 +503,8 @@ class ClaimValues(ValuesSection):
 
     existing_claim: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")] | None = None
     """Name of an existing claim to mount instead of creating one. Default unset."""
+
+    _existing_claim_unset = field_validator("existing_claim", mode="before")(empty_as_unset)
 
     @field_validator("size", mode="before")
     @classmethod
