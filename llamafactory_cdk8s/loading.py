@@ -18,7 +18,29 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .errors import SettingsError
-from .values import KeyedError, Values
+from .values import (
+    DNS_LABEL_PATTERN,
+    ENV_NAME_PATTERN,
+    LABEL_KEY_PATTERN,
+    LABEL_VALUE_PATTERN,
+    NO_CONTROL_CHARS_PATTERN,
+    QUANTITY_PATTERN,
+    KeyedError,
+    Values,
+)
+
+# The common patterns in words, so that a mismatch says what to write instead of
+# showing the regular expression.
+PATTERN_HINTS = {
+    DNS_LABEL_PATTERN: "use lowercase letters, digits and '-', starting and ending with a letter or digit",
+    LABEL_KEY_PATTERN: "use a label key such as 'example.com/team', made of letters, digits, '-', '_' "
+    "and '.' after an optional DNS prefix and '/'",
+    LABEL_VALUE_PATTERN: "use at most 63 letters, digits, '-', '_' and '.', starting and ending with "
+    "a letter or digit",
+    QUANTITY_PATTERN: "use a non-negative Kubernetes quantity such as '200Gi', '500m' or '4'",
+    ENV_NAME_PATTERN: "use letters, digits, '_', '-' and '.', not starting with a digit",
+    NO_CONTROL_CHARS_PATTERN: "remove the control characters such as newlines and tabs",
+}
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any], *, keep_nulls: bool = False) -> dict[str, Any]:
@@ -103,7 +125,9 @@ def _location(loc: Iterable[Any]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif part in ("function-after", "function-before") or str(part).startswith(("function-", "constrained-")):
+        elif part in ("function-after", "function-before", "[key]") or str(part).startswith(
+            ("function-", "constrained-")
+        ):
             continue
         else:
             path += f".{part}" if path else str(part)
@@ -119,7 +143,8 @@ def _message(error: Mapping[str, Any]) -> str:
     if error["type"] == "literal_error":
         return f"{message}, got {error['input']!r}"
     if error["type"] == "string_pattern_mismatch":
-        return f"invalid value {error['input']!r}: {message}"
+        hint = PATTERN_HINTS.get(error.get("ctx", {}).get("pattern"), message)
+        return f"invalid value {error['input']!r}: {hint}"
     if error["type"] in ("missing",):
         return "missing; set it"
     if "input" in error and not isinstance(error["input"], (dict, list)):

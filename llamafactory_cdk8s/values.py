@@ -58,7 +58,8 @@ LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$"
 Quantity = Annotated[str, StringConstraints(pattern=QUANTITY_PATTERN)]
 DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN, max_length=63)]
 LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE_PATTERN, max_length=63)]
-NoControlChars = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
+NO_CONTROL_CHARS_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+NoControlChars = Annotated[str, StringConstraints(pattern=NO_CONTROL_CHARS_PATTERN)]
 
 # Variables the chart sets itself. Setting them through extraEnv would either be
 # overridden silently or put a secret in plain text, so extraEnv rejects them and
@@ -338,7 +339,7 @@ class ResourcesValues(ValuesSection):
     def _resource_names(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value:
             if not re.fullmatch(LABEL_KEY_PATTERN, name):
-                raise ValueError(f"{name!r} is not a resource name such as 'cpu' or 'nvidia.com/gpu'")
+                raise KeyedError(name, "invalid resource name; use a name such as 'cpu' or 'nvidia.com/gpu'")
         return value
 
     @model_validator(mode="after")
