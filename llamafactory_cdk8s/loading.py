@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from .errors import SettingsError
 from .values import (
     DNS_LABEL_PATTERN,
+    DNS_SUBDOMAIN_PATTERN,
     ENV_NAME_PATTERN,
     LABEL_KEY_PATTERN,
     LABEL_VALUE_PATTERN,
@@ -33,6 +34,8 @@ from .values import (
 # showing the regular expression.
 PATTERN_HINTS = {
     DNS_LABEL_PATTERN: "use lowercase letters, digits and '-', starting and ending with a letter or digit",
+    DNS_SUBDOMAIN_PATTERN: "use lowercase letters, digits, '-' and '.', each dot-separated part starting "
+    "and ending with a letter or digit",
     LABEL_KEY_PATTERN: "use a label key such as 'example.com/team', made of letters, digits, '-', '_' "
     "and '.' after an optional DNS prefix and '/'",
     LABEL_VALUE_PATTERN: "use at most 63 letters, digits, '-', '_' and '.', starting and ending with "

@@ -41,6 +41,9 @@ QUANTITY_PATTERN = r"^(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[mkMGTPE])?$"
 # RFC 1123 DNS label, as Kubernetes validates object names and namespaces.
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
+# RFC 1123 DNS subdomain, as Kubernetes validates claim names (at most 253 characters).
+DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
 # A host name, optionally with one leading wildcard label; placeholders are
 # replaced with a letter before this check.
 HOSTNAME_PATTERN = r"^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -502,7 +505,7 @@ class ClaimValues(ValuesSection):
     mount_path: Annotated[str, StringConstraints(pattern=r"^/[^\x00-\x1f\x7f:]*$")] | None = None
     """Absolute path inside the container."""
 
-    existing_claim: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")] | None = None
+    existing_claim: Annotated[str, StringConstraints(pattern=DNS_SUBDOMAIN_PATTERN, max_length=253)] | None = None
     """Name of an existing claim to mount instead of creating one. Default unset."""
 
     _existing_claim_unset = field_validator("existing_claim", mode="before")(empty_as_unset)
