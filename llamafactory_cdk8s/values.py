@@ -415,24 +415,39 @@ class Toleration(ValuesSection):
     """A Kubernetes toleration."""
 
     key: str | None = None
+    """Taint key to tolerate; unset with `operator: Exists` tolerates every taint."""
+
     operator: Literal["Exists", "Equal"] | None = None
+    """`Equal` (the Kubernetes default) or `Exists`."""
+
     value: str | None = None
+    """Taint value, with `operator: Equal`."""
+
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    """Taint effect to tolerate; unset tolerates every effect."""
+
     toleration_seconds: int | None = Field(None, ge=0)
+    """Seconds the pod stays bound after a `NoExecute` taint appears."""
 
 
 class SeccompProfile(ValuesSection):
     """Seccomp profile of a pod or container."""
 
     type: Literal["RuntimeDefault", "Localhost", "Unconfined"] = "RuntimeDefault"
+    """Profile kind. Default `RuntimeDefault`."""
+
     localhost_profile: str | None = None
+    """Profile file on the node, with `type: Localhost`."""
 
 
 class Capabilities(ValuesSection):
     """Linux capabilities to add or drop."""
 
     add: list[str] = Field(default_factory=list)
+    """Capabilities to add. Default none."""
+
     drop: list[str] = Field(default_factory=lambda: ["ALL"])
+    """Capabilities to drop. Default `ALL`."""
 
 
 class PodSecurityContextValues(ValuesSection):
@@ -443,6 +458,8 @@ class PodSecurityContextValues(ValuesSection):
     upstream image installs into root-owned `/app` and `/root/.cache`."""
 
     run_as_group: int | None = Field(None, ge=0)
+    """Primary GID of every container. Default unset."""
+
     run_as_non_root: bool | None = None
     """Refuse to start as UID 0. See the README's non-root setting."""
 
@@ -450,7 +467,11 @@ class PodSecurityContextValues(ValuesSection):
     """Group that owns the volumes, so a non-root user can write them."""
 
     fs_group_change_policy: Literal["OnRootMismatch", "Always"] | None = None
+    """When the kubelet changes volume ownership to `fsGroup`. Default unset
+    (Kubernetes: `Always`); `OnRootMismatch` starts faster on large volumes."""
+
     supplemental_groups: list[int] = Field(default_factory=list)
+    """More GIDs for every container. Default none."""
     seccomp_profile: SeccompProfile | None = Field(default_factory=SeccompProfile)
     """Default `RuntimeDefault`, the container runtime's system-call filter."""
 
@@ -470,12 +491,19 @@ class SecurityContextValues(ValuesSection):
     mounts (`/tmp`, the WebUI state and the model cache)."""
 
     run_as_non_root: bool | None = None
+    """Refuse to start as UID 0; overrides the pod setting. Default unset."""
+
     run_as_user: int | None = Field(None, ge=0)
+    """UID of the container; overrides the pod setting. Default unset."""
+
     run_as_group: int | None = Field(None, ge=0)
+    """GID of the container; overrides the pod setting. Default unset."""
+
     capabilities: Capabilities = Field(default_factory=Capabilities)
     """Default drops ALL capabilities; the image needs none."""
 
     seccomp_profile: SeccompProfile | None = None
+    """Seccomp profile of the container; unset (default) uses the pod's."""
 
 
 # --- storage ----------------------------------------------------------------------------
@@ -597,7 +625,10 @@ class EnvVar(ValuesSection):
     """An extra environment variable. Values are always rendered as strings."""
 
     name: Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
+    """Variable name."""
+
     value: str = ""
+    """Value; numbers and booleans become strings."""
 
     @field_validator("value", mode="before")
     @classmethod
@@ -684,8 +715,13 @@ class EzuaValues(ValuesSection):
     """HPE Ezmeral Unified Analytics (PCAI) integration."""
 
     virtual_service: VirtualServiceValues = Field(default_factory=VirtualServiceValues)
+    """The route behind the tile's Open button."""
+
     authorization_policy: AuthorizationPolicyValues = Field(default_factory=AuthorizationPolicyValues)
+    """The platform login in front of the route."""
+
     kyverno: KyvernoValues = Field(default_factory=KyvernoValues)
+    """Deprecated settings of the old chart's Kyverno policy."""
 
 
 # --- root ---------------------------------------------------------------------------------
@@ -719,28 +755,48 @@ class Values(ValuesSection):
     replica is not supported."""
 
     image: ImageValues = Field(default_factory=ImageValues)
+    """Container image."""
+
     image_pull_secrets: list[ImagePullSecret] = Field(default_factory=list)
     """Secrets used to pull the image, as `[{name: …}]` or plain names."""
 
     gradio: GradioValues = Field(default_factory=GradioValues)
+    """LLaMA Board settings (`webui` mode)."""
+
     api: ApiValues = Field(default_factory=ApiValues)
+    """API settings (`api` mode)."""
+
     huggingface: HuggingFaceValues = Field(default_factory=HuggingFaceValues)
+    """Hugging Face Hub access."""
+
     extra_env: list[EnvVar] = Field(default_factory=list)
     """More environment variables as `[{name, value}]`; numbers and booleans become
     strings (`1` → `"1"`). Variables the chart sets itself are rejected with the key
     to use instead."""
 
     service: ServiceValues = Field(default_factory=ServiceValues)
+    """The Service."""
+
     resources: ResourcesValues = Field(default_factory=ResourcesValues)
+    """Requests and limits of the container."""
+
     shm_size_gi: int = Field(16, ge=0, le=4096)
     """Size of the memory-backed `/dev/shm` in GiB, for DataLoader workers and NCCL
     (a container runtime's default is 64 MB). Default 16; 0 mounts none. It counts
     against `resources.limits.memory`."""
 
     persistence: PersistenceValues = Field(default_factory=PersistenceValues)
+    """Volumes."""
+
     probes: ProbesValues = Field(default_factory=ProbesValues)
+    """Probe timing."""
+
     pod_security_context: PodSecurityContextValues = Field(default_factory=PodSecurityContextValues)
+    """Pod security context."""
+
     security_context: SecurityContextValues = Field(default_factory=SecurityContextValues)
+    """Container security context."""
+
     pod_labels: dict[Annotated[str, StringConstraints(pattern=LABEL_KEY_PATTERN)], LabelValue] = Field(
         default_factory=dict
     )
@@ -771,6 +827,8 @@ class Values(ValuesSection):
     shared memory it needs without it."""
 
     ezua: EzuaValues = Field(default_factory=EzuaValues)
+    """PCAI integration."""
+
 
     @field_validator("image_pull_secrets", mode="before")
     @classmethod
