@@ -240,7 +240,7 @@ class LlamaFactoryWorkload(Construct):
             env["GRADIO_SERVER_PORT"] = kplus.EnvValue.from_value(str(values.gradio.server_port))
             env["GRADIO_ANALYTICS_ENABLED"] = kplus.EnvValue.from_value("False")
         else:
-            env["API_HOST"] = kplus.EnvValue.from_value("::" if values.gradio.server_name == "::" else "0.0.0.0")
+            env["API_HOST"] = kplus.EnvValue.from_value("0.0.0.0")
             env["API_PORT"] = kplus.EnvValue.from_value(str(values.api.port))
             api_key = self._secret_value(
                 "api-key", values.api.api_key, values.api.existing_secret, values.api.existing_secret_key
