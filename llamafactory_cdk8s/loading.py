@@ -30,8 +30,8 @@ from .values import (
     Values,
 )
 
-# The common patterns in words, so that a mismatch says what to write instead of
-# showing the regular expression.
+# Plain-words hints for the common patterns, so that a mismatch message tells the
+# user what to write instead of showing the regular expression.
 PATTERN_HINTS = {
     DNS_LABEL_PATTERN: "use lowercase letters, digits and '-', starting and ending with a letter or digit",
     DNS_SUBDOMAIN_PATTERN: "use lowercase letters, digits, '-' and '.', each dot-separated part starting "
@@ -86,29 +86,38 @@ def _nested_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _is_empty_default(field: Any) -> bool:
-    default = field.get_default(call_default_factory=True)
-    return default in (None, "", [], {})
+def _default_instance(model: type[BaseModel]) -> BaseModel | None:
+    try:
+        return model()
+    except ValidationError:
+        return None
 
 
 def drop_nulls(raw: Mapping[str, Any], model: type[BaseModel] = Values, prefix: str = "") -> dict[str, Any]:
     """Remove ``null`` values whose default is empty; reject the other ones."""
     problems: list[str] = []
-    cleaned = _drop_nulls(raw, model, prefix, problems)
+    cleaned = _drop_nulls(raw, model, _default_instance(model), prefix, problems)
     if problems:
         raise SettingsError(problems)
     return cleaned
 
 
-def _drop_nulls(raw: Mapping[str, Any], model: type[BaseModel], prefix: str, problems: list[str]) -> dict[str, Any]:
+def _drop_nulls(
+    raw: Mapping[str, Any], model: type[BaseModel], defaults: BaseModel | None, prefix: str, problems: list[str]
+) -> dict[str, Any]:
+    # ``defaults`` is the section's default instance, whose values can differ from the
+    # class defaults of ``model`` (persistence.output.size is 100Gi, ClaimValues.size 10Gi).
     cleaned: dict[str, Any] = {}
     for key, value in raw.items():
         path = f"{prefix}{key}"
         found = _field_for_alias(model, key) if isinstance(key, str) else None
+        default = None
+        if found is not None:
+            name, field = found
+            default = getattr(defaults, name) if defaults is not None else field.get_default(call_default_factory=True)
         if value is None:
-            if found is None or _is_empty_default(found[1]):
+            if found is None or default in (None, "", [], {}):
                 continue
-            default = found[1].get_default(call_default_factory=True)
             shown = "settings of this section" if isinstance(default, BaseModel) else repr(default)
             problems.append(
                 f"{path}: null is not allowed here, because it would remove the default "
@@ -117,7 +126,8 @@ def _drop_nulls(raw: Mapping[str, Any], model: type[BaseModel], prefix: str, pro
             continue
         nested = _nested_model(found[1].annotation) if found is not None else None
         if isinstance(value, Mapping) and nested is not None:
-            cleaned[key] = _drop_nulls(value, nested, f"{path}.", problems)
+            nested_defaults = default if isinstance(default, BaseModel) else None
+            cleaned[key] = _drop_nulls(value, nested, nested_defaults, f"{path}.", problems)
         else:
             cleaned[key] = value
     return cleaned
