@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -137,6 +138,16 @@ class ValuesSection(BaseModel):
         validate_default=True,
     )
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # YAML's true is a Python bool, which pydantic would take as the number 1.
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            if annotation in (int, float, int | None, float | None):
+                raise ValueError(f"expected a number, got the boolean {str(value).lower()}; write a number")
+        return value
+
 
 # --- image -------------------------------------------------------------------------
 
@@ -241,7 +252,7 @@ class ApiValues(ValuesSection):
     Secret and passes it as `API_KEY`; it never appears on the command line. Empty
     (default) leaves `/v1/*` open to anyone who passes the platform login."""
 
-    existing_secret: Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN)] | None = None
+    existing_secret: Annotated[str, StringConstraints(pattern=DNS_SUBDOMAIN_PATTERN, max_length=253)] | None = None
     """Existing Secret holding the API key; takes precedence over `apiKey`."""
 
     existing_secret_key: Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$")] = "api-key"
@@ -275,7 +286,7 @@ class HuggingFaceValues(ValuesSection):
     """Hub token for gated models. Stored in a Secret created by the chart and passed
     as `HF_TOKEN`. Empty (default) creates no Secret and no variable."""
 
-    existing_secret: Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN)] | None = None
+    existing_secret: Annotated[str, StringConstraints(pattern=DNS_SUBDOMAIN_PATTERN, max_length=253)] | None = None
     """Existing Secret holding the token; takes precedence over `token`."""
 
     existing_secret_key: Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$")] = "token"
@@ -317,9 +328,10 @@ class ServiceValues(ValuesSection):
 class ResourcesValues(ValuesSection):
     """Container requests and limits (`cpu`, `memory`, `nvidia.com/gpu`, …)."""
 
-    requests: dict[str, Quantity] = Field(default_factory=lambda: {"cpu": "4", "memory": "32Gi"})
-    """Requests. Default 4 CPUs and 32Gi memory; the GPU request is copied from
-    `limits`."""
+    requests: dict[str, Quantity] = Field(default_factory=dict)
+    """Requests. Default empty: every resource with a limit but no request is
+    requested at its limit, as Kubernetes would do, and the manifest states it. A
+    request above its limit is an error."""
 
     limits: dict[str, Quantity] = Field(
         default_factory=lambda: {"cpu": "8", "memory": "64Gi", GPU_RESOURCE: "1"}
@@ -353,8 +365,9 @@ class ResourcesValues(ValuesSection):
     def _effective(self) -> tuple[dict[str, str], dict[str, str]]:
         """Return the requests and limits as rendered, raising on contradictions.
 
-        The GPU count is copied to the side that lacks it and left out when 0, and
-        a missing CPU limit takes the CPU request.
+        The GPU count is copied to the side that lacks it and left out when 0, a
+        missing CPU limit takes the CPU request, and every other limit without a
+        request is requested at the limit.
         """
         requests = dict(self.requests)
         limits = dict(self.limits)
@@ -378,6 +391,9 @@ class ResourcesValues(ValuesSection):
         if gpus > 0:
             requests[GPU_RESOURCE] = str(gpus)
             limits[GPU_RESOURCE] = str(gpus)
+
+        for name, limit in limits.items():
+            requests.setdefault(name, limit)
 
         if "cpu" not in limits:
             if "cpu" not in requests:

@@ -14,6 +14,7 @@ from llamafactory_cdk8s import SettingsError, load_values, values_from_mapping
 API = {"mode": "api", "api": {"model": "org/model"}}
 GPU = "nvidia.com/gpu"
 DNS_LABEL_FIX = "use lowercase letters, digits and '-'"
+DNS_SUBDOMAIN_FIX = "use lowercase letters, digits, '-' and '.'"
 QUANTITY_FIX = "use a non-negative Kubernetes quantity"
 NULL_FIX = "delete the line to keep the default or set a value"
 UNKNOWN_FIX = "check its spelling against values.yaml"
@@ -67,7 +68,7 @@ BAD_SETTINGS: list[tuple[str, dict[str, Any], str, str | None]] = [
     ("hf-cache-null", {"persistence": {"hfCache": None}}, "persistence.hfCache", NULL_FIX),
     ("image-null", {"image": None}, "image", NULL_FIX),
     ("resources-null", {"resources": None}, "resources", NULL_FIX),
-    ("requests-null", {"resources": {"requests": None}}, "resources.requests", NULL_FIX),
+    ("limits-null", {"resources": {"limits": None}}, "resources.limits", NULL_FIX),
     ("startup-probe-null", {"probes": {"startup": None}}, "probes.startup", NULL_FIX),
     ("output-size-null", {"persistence": {"output": {"size": None}}}, "persistence.output.size", NULL_FIX),
     ("mode-null", {"mode": None}, "mode", NULL_FIX),
@@ -135,8 +136,8 @@ BAD_SETTINGS: list[tuple[str, dict[str, Any], str, str | None]] = [
     ("claim-254-chars", {"persistence": {"hfCache": {"existingClaim": "a" * 254}}},
      "persistence.hfCache.existingClaim", "at most 253 characters"),
     ("hf-secret-capitals", {"huggingface": {"existingSecret": "HF-Token"}},
-     "huggingface.existingSecret", DNS_LABEL_FIX),
-    ("api-secret-space", {"api": {"existingSecret": "api key"}}, "api.existingSecret", DNS_LABEL_FIX),
+     "huggingface.existingSecret", DNS_SUBDOMAIN_FIX),
+    ("api-secret-space", {"api": {"existingSecret": "api key"}}, "api.existingSecret", DNS_SUBDOMAIN_FIX),
     ("pull-secret-space", {"imagePullSecrets": [{"name": "reg cred"}]}, "imagePullSecrets[0].name", DNS_LABEL_FIX),
     ("pull-secret-plain-capitals", {"imagePullSecrets": ["ok", "Regcred"]}, "imagePullSecrets[1].name", DNS_LABEL_FIX),
     ("auth-namespace-capitals", {"ezua": {"authorizationPolicy": {"namespace": "Istio"}}},

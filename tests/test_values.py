@@ -241,9 +241,8 @@ def test_null_optional_setting_keeps_default() -> None:
 
 def test_shm_string_equals_number() -> None:
     raw = yaml.safe_load((CASES / "c5.yaml").read_text())
-    assert raw["shmSizeGi"] == "16"
 
-    from_string = values_from_mapping(raw)
+    from_string = values_from_mapping({**raw, "shmSizeGi": "16"})
     from_number = values_from_mapping({**raw, "shmSizeGi": 16})
 
     assert from_string.shm_size_gi == 16
@@ -260,10 +259,14 @@ def test_memory_below_shm_warns() -> None:
     assert "shmSizeGi" in warnings[0]
 
 
-def test_memory_limit_below_default_request() -> None:
-    # Setting only the limit keeps the default memory request, 32Gi, above it.
-    with pytest.raises(SettingsError, match=r"resources\.requests\.memory: 32Gi is above limits\.memory \(8Gi\)"):
-        values_from_mapping({"shmSizeGi": 16, "resources": {"limits": {"memory": "8Gi"}}})
+def test_limit_only_sets_request() -> None:
+    values = values_from_mapping({"shmSizeGi": 16, "resources": {"limits": {"memory": "8Gi"}}})
+
+    requests = values.resources.effective_requests
+
+    assert requests["memory"] == "8Gi"
+    assert requests["cpu"] == "8"
+    assert requests["nvidia.com/gpu"] == "1"
 
 
 def test_shm_zero_allowed_without_warning() -> None:
