@@ -6,7 +6,9 @@ import pytest
 import kubernetes_validate
 from kubernetes_validate.utils import latest_version
 
-from conftest import synth
+import yaml
+
+from conftest import DATA, synth
 from test_chart import VARIANTS
 
 # Istio objects have no schema in kubernetes-validate; their shape is tested in test_ingress.
@@ -31,3 +33,23 @@ def test_strict_validation_can_fail():
 
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, "1.27.0", strict=True)
+
+
+# These inputs are rejected on purpose; test_values and test_bad_settings check how.
+REJECTED_FILES = {"c1-injection", "c2", "c6-mismatch", "c8-no-model"}
+ACCEPTED_FILES = sorted(
+    path
+    for path in [DATA / "seed-values.yaml", *(DATA / "cases").glob("*.yaml")]
+    if path.stem not in REJECTED_FILES
+)
+
+
+@pytest.mark.parametrize("path", ACCEPTED_FILES, ids=lambda path: path.stem)
+def test_values_files_give_valid_manifests(path):
+    settings = yaml.safe_load(path.read_text()) or {}
+
+    manifests = [m for m in synth(settings) if m["kind"] not in CUSTOM_KINDS]
+
+    for manifest in manifests:
+        kubernetes_validate.validate(manifest, VERSIONS[-1], strict=True)
+    assert any(m["kind"] == "Deployment" for m in manifests)
