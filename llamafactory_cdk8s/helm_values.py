@@ -7,8 +7,10 @@ which validates with JSON Schema draft-07 and does not resolve ``$defs`` referen
 reliably in every version, so every reference is inlined.
 
 Helm validates the schema against the chart defaults merged with the user's files, and
-that merge deletes every key set to ``null``. A key whose default is not empty is
-therefore ``required``, so that a ``null`` for it is rejected as the loader rejects it.
+that merge deletes a key the user sets to ``null`` when its chart default is not null
+(``coalesceTablesFullKey`` in Helm's ``pkg/chartutil/coalesce.go``). A key whose
+default is not empty is therefore ``required``, so that a ``null`` for it is rejected
+as the loader rejects it.
 
 This module does not import cdk8s: rendering the chart stays apart from the constructs.
 Run ``python -m llamafactory_cdk8s.helm_values CHART_DIR`` to write both files.
