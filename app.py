@@ -57,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     except LlamaFactoryError as error:
         logger.error("%s", error)
         return 1
+    except (OSError, RuntimeError) as error:
+        # jsii reports a failed write in the Node.js process as a RuntimeError.
+        logger.error("cannot write the manifests to %s: %s", args.outdir, error)
+        return 1
     logger.info("done: %s", path)
     return 0
 

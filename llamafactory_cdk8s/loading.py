@@ -19,10 +19,12 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import SettingsError
 from .values import (
+    DNS_1035_LABEL_PATTERN,
     DNS_LABEL_PATTERN,
     DNS_SUBDOMAIN_PATTERN,
     ENV_NAME_PATTERN,
     LABEL_KEY_PATTERN,
+    MODEL_PATTERN,
     LABEL_VALUE_PATTERN,
     NO_CONTROL_CHARS_PATTERN,
     QUANTITY_PATTERN,
@@ -33,6 +35,10 @@ from .values import (
 # Plain-words hints for the common patterns, so that a mismatch message tells the
 # user what to write instead of showing the regular expression.
 PATTERN_HINTS = {
+    DNS_1035_LABEL_PATTERN: "use lowercase letters, digits and '-', starting with a letter and ending "
+    "with a letter or digit (Service names must start with a letter)",
+    MODEL_PATTERN: "use a Hugging Face model id or a path, without control characters, leading "
+    "spaces or a leading '-'",
     DNS_LABEL_PATTERN: "use lowercase letters, digits and '-', starting and ending with a letter or digit",
     DNS_SUBDOMAIN_PATTERN: "use lowercase letters, digits, '-' and '.', each dot-separated part starting "
     "and ending with a letter or digit",
@@ -206,6 +212,8 @@ def read_values_file(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise SettingsError([f"cannot read the file: {error.strerror}"], str(path)) from error
+    except UnicodeDecodeError as error:
+        raise SettingsError([f"not UTF-8 text (byte {error.start}); save the file as UTF-8"], str(path)) from error
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:

@@ -42,6 +42,12 @@ QUANTITY_PATTERN = r"^(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[mkMGTPE])?$"
 # RFC 1123 DNS label, as Kubernetes validates object names and namespaces.
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
+# A model id or path: no control characters, and not blank or an option ("--help").
+MODEL_PATTERN = r"^[^\s\x00-\x1f\x7f-][^\x00-\x1f\x7f]*$"
+
+# RFC 1035 label: what Kubernetes requires of Service names, which start with a letter.
+DNS_1035_LABEL_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+
 # RFC 1123 DNS subdomain, as Kubernetes validates claim names (at most 253 characters).
 DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
@@ -127,6 +133,50 @@ def quantity_string(value: Any) -> Any:
     return value
 
 
+_SELECTOR_REQUIREMENT = {"key": None, "operator": None, "values": None}
+_NODE_SELECTOR_TERM = {"matchExpressions": [_SELECTOR_REQUIREMENT], "matchFields": [_SELECTOR_REQUIREMENT]}
+_LABEL_SELECTOR = {"matchLabels": None, "matchExpressions": [_SELECTOR_REQUIREMENT]}
+_POD_AFFINITY_TERM = {
+    "labelSelector": _LABEL_SELECTOR,
+    "namespaceSelector": _LABEL_SELECTOR,
+    "namespaces": None,
+    "topologyKey": None,
+    "matchLabelKeys": None,
+    "mismatchLabelKeys": None,
+}
+_POD_AFFINITY = {
+    "requiredDuringSchedulingIgnoredDuringExecution": [_POD_AFFINITY_TERM],
+    "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": None, "podAffinityTerm": _POD_AFFINITY_TERM}],
+}
+AFFINITY_SCHEMA: dict[str, Any] = {
+    "nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [_NODE_SELECTOR_TERM]},
+        "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": None, "preference": _NODE_SELECTOR_TERM}],
+    },
+    "podAffinity": _POD_AFFINITY,
+    "podAntiAffinity": _POD_AFFINITY,
+}
+"""Keys of the Kubernetes affinity API (core/v1): a map is a known set of keys, a
+one-item list means a list of that shape, and None is a leaf."""
+
+
+def _check_keys(value: Any, shape: Any, path: str) -> None:
+    """Raise a KeyedError for the first key of ``value`` that ``shape`` does not know."""
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            raise KeyedError(path, f"expected a map, got {value!r}")
+        for key, item in value.items():
+            if key not in shape:
+                known = ", ".join(sorted(shape))
+                raise KeyedError(f"{path}.{key}", f"unknown key; Kubernetes knows {known}")
+            _check_keys(item, shape[key], f"{path}.{key}")
+    elif isinstance(shape, list):
+        if not isinstance(value, list):
+            raise KeyedError(path, f"expected a list, got {value!r}")
+        for index, item in enumerate(value):
+            _check_keys(item, shape[0], f"{path}[{index}]")
+
+
 class ValuesSection(BaseModel):
     """Base of every values section: camelCase keys, unknown keys rejected."""
 
@@ -159,10 +209,17 @@ class ImageValues(ValuesSection):
     """Registry host prepended to `repository`, for example `${AIRGAP_REGISTRY}` on an
     air-gapped PCAI. Empty (default) pulls from Docker Hub."""
 
-    repository: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$")] = (
+    repository: Annotated[
+        str,
+        StringConstraints(
+            pattern=r"^((\$\{[A-Z_]+\}|[A-Za-z0-9.-]+(:\d+)?)/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$"
+        ),
+    ] = (
         "hiyouga/llamafactory"
     )
-    """Image repository. Default `hiyouga/llamafactory`, the upstream CUDA image."""
+    """Image repository. Default `hiyouga/llamafactory`, the upstream CUDA image. A
+    registry host in front (`registry.example.com:5000/hiyouga/llamafactory`, as the
+    old chart was used air-gapped) is accepted; `registry` is the cleaner key."""
 
     tag: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")] = "0.9.5"
     """Image tag. Default `0.9.5`, the newest upstream release: upstream pushes
@@ -175,6 +232,17 @@ class ImageValues(ValuesSection):
     pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
     """Kubernetes imagePullPolicy. Default `IfNotPresent`: the image is several GB and
     a pinned tag or digest never changes."""
+
+    @field_validator("tag", mode="before")
+    @classmethod
+    def _tag_string(cls, value: Any) -> Any:
+        if value == "":
+            return cls.model_fields["tag"].default
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, float):
+            raise ValueError(f"YAML read the tag as the number {value!r}; quote it, for example tag: \"1.10\"")
+        return value
 
     @field_validator("registry")
     @classmethod
@@ -223,12 +291,12 @@ class ApiValues(ValuesSection):
     port: int = Field(8000, ge=1024, le=65535)
     """Port the API listens on (`API_PORT`). Default 8000."""
 
-    model: NoControlChars | None = None
+    model: Annotated[str, StringConstraints(pattern=MODEL_PATTERN)] | None = None
     """Model to serve (`--model_name_or_path`): a Hugging Face id or a path on a
     mounted volume. Required in `api` mode, because the API loads the model before
     it opens its port. Default unset."""
 
-    template: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$")] | None = None
+    template: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")] | None = None
     """Chat template (`--template`), for example `llama3` or `qwen`. Default unset:
     LLaMA Factory then uses the tokenizer's own chat template."""
 
@@ -264,6 +332,11 @@ class ApiValues(ValuesSection):
     @classmethod
     def _extra_args_are_not_reserved(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key in value:
+            if {"token", "key", "secret", "password"} & set(key.split("_")):
+                raise ValueError(
+                    f"{key!r} looks like a secret, and arguments are visible in the pod spec; "
+                    "use huggingface.token or api.apiKey, which are read from Secrets"
+                )
             if key in {"model_name_or_path", "template", "infer_backend", "adapter_name_or_path"}:
                 raise ValueError(
                     f"{key!r} has its own key; set api.model, api.template, "
@@ -445,6 +518,16 @@ class Toleration(ValuesSection):
     toleration_seconds: int | None = Field(None, ge=0)
     """Seconds the pod stays bound after a `NoExecute` taint appears."""
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Toleration:
+        if self.operator == "Exists" and self.value:
+            raise KeyedError("value", f"{self.value!r} is set with operator Exists; remove value or use operator Equal")
+        if not self.key and self.operator != "Exists":
+            raise KeyedError("operator", "an empty key tolerates every taint only with operator Exists; set key or operator: Exists")
+        if self.toleration_seconds is not None and self.effect != "NoExecute":
+            raise KeyedError("tolerationSeconds", "applies only to effect NoExecute; set effect: NoExecute or remove it")
+        return self
+
 
 class SeccompProfile(ValuesSection):
     """Seccomp profile of a pod or container."""
@@ -454,6 +537,12 @@ class SeccompProfile(ValuesSection):
 
     localhost_profile: str | None = None
     """Profile file on the node, with `type: Localhost`."""
+
+    @model_validator(mode="after")
+    def _profile_matches_type(self) -> SeccompProfile:
+        if (self.type == "Localhost") != bool(self.localhost_profile):
+            raise KeyedError("localhostProfile", "is required with type Localhost and allowed only there")
+        return self
 
 
 class Capabilities(ValuesSection):
@@ -520,6 +609,16 @@ class SecurityContextValues(ValuesSection):
 
     seccomp_profile: SeccompProfile | None = None
     """Seccomp profile of the container; unset (default) uses the pod's."""
+
+    @model_validator(mode="after")
+    def _privilege_consistent(self) -> SecurityContextValues:
+        if self.privileged and not self.allow_privilege_escalation:
+            raise KeyedError(
+                "privileged",
+                "true needs allowPrivilegeEscalation: true, which Kubernetes requires with it; "
+                "set both, or leave privileged false",
+            )
+        return self
 
 
 # --- storage ----------------------------------------------------------------------------
@@ -626,6 +725,9 @@ class ProbesValues(ValuesSection):
     liveness: ProbeValues = Field(default_factory=lambda: ProbeValues(period_seconds=30, failure_threshold=5))
     """Default every 30 s, 5 failures: a busy training step must not restart the pod."""
 
+
+WORKING_DIR = "/app"
+"""LLaMA Factory's working directory in the upstream image."""
 
 ROOT_HF_CACHE = "/root/.cache/huggingface"
 NON_ROOT_HF_CACHE = "/cache/huggingface"
@@ -746,7 +848,7 @@ class EzuaValues(ValuesSection):
 class Values(ValuesSection):
     """Every setting of a LLaMA Factory release."""
 
-    release_name: Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN, max_length=53)] = CHART_NAME
+    release_name: Annotated[str, StringConstraints(pattern=DNS_1035_LABEL_PATTERN, max_length=53)] = CHART_NAME
     """Release name that object names and labels derive from. Helm uses its own
     release name instead. At most 53 characters, Helm's limit. Default
     `llamafactory`."""
@@ -755,10 +857,10 @@ class Values(ValuesSection):
     """Namespace of the plain manifests and of the VirtualService route's host name.
     Helm uses the release namespace instead. Default `llamafactory`."""
 
-    name_override: Annotated[str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", max_length=63)] = ""
+    name_override: Annotated[str, StringConstraints(pattern=r"^([a-z]([-a-z0-9]*[a-z0-9])?)?$", max_length=63)] = ""
     """Replaces the chart name in object names. Default empty."""
 
-    fullname_override: Annotated[str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", max_length=63)] = ""
+    fullname_override: Annotated[str, StringConstraints(pattern=r"^([a-z]([-a-z0-9]*[a-z0-9])?)?$", max_length=63)] = ""
     """Replaces the whole object name prefix. Default empty."""
 
     mode: Literal["webui", "api"] = "webui"
@@ -836,7 +938,16 @@ class Values(ValuesSection):
     affinity: dict[Literal["nodeAffinity", "podAffinity", "podAntiAffinity"], dict[str, Any]] = Field(
         default_factory=dict
     )
-    """Kubernetes affinity, passed through as written."""
+    """Kubernetes affinity, passed through as written. Keys are checked against the
+    Kubernetes API, because a misspelled key would otherwise be dropped without a
+    word and could leave an empty node selector term that matches no node."""
+
+    @field_validator("affinity")
+    @classmethod
+    def _affinity_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, item in value.items():
+            _check_keys(item, AFFINITY_SCHEMA[key], key)
+        return value
 
     host_ipc: bool = Field(False, alias="hostIPC")
     """Share the node's IPC namespace. Default false; `shmSizeGi` gives NCCL the
@@ -900,6 +1011,22 @@ class Values(ValuesSection):
                 "be killed, so raise probes.startup.failureThreshold",
             )
 
+        if (self.persistence.webui_state.mount_path or "").rstrip("/") != WORKING_DIR:
+            raise KeyedError(
+                "persistence.webuiState.mountPath",
+                f"must be {WORKING_DIR}, LLaMA Board's working directory, because it writes "
+                "saves/, cache/ and config/ relative to it; remove the key",
+            )
+
+        users = [self.security_context.run_as_user, self.pod_security_context.run_as_user]
+        user = next((uid for uid in users if uid is not None), None)
+        if user == 0 and self.runs_as_non_root_requested:
+            raise KeyedError(
+                "podSecurityContext.runAsUser",
+                "0 (root) contradicts runAsNonRoot: true, and the kubelet would refuse to start "
+                "the container; set a non-zero UID such as 1000",
+            )
+
         mounts: dict[str, str] = {}
         for key, path in self.mount_paths().items():
             normalized = path.rstrip("/") or "/"
@@ -907,8 +1034,8 @@ class Values(ValuesSection):
                 raise KeyedError(
                     key, f"{path!r} is also the mount path of {mounts[normalized]}; give each volume its own path"
                 )
-            if normalized in ("/", "/dev", "/dev/shm", "/proc", "/sys", "/tmp"):
-                raise KeyedError(key, f"{path!r} would hide a system directory; choose another path")
+            if normalized in ("/", "/app", "/dev", "/dev/shm", "/proc", "/sys", "/tmp"):
+                raise KeyedError(key, f"{path!r} would hide a system directory or the application in /app; choose another path")
             mounts[normalized] = key
         return self
 
@@ -928,15 +1055,19 @@ class Values(ValuesSection):
         return configured if configured is not None else DEFAULT_STARTUP_FAILURES[self.mode]
 
     @property
+    def runs_as_non_root_requested(self) -> bool:
+        non_root = self.security_context.run_as_non_root
+        if non_root is None:
+            non_root = self.pod_security_context.run_as_non_root
+        return bool(non_root)
+
+    @property
     def runs_as_non_root(self) -> bool:
         """Whether the container's user is known not to be root."""
         user = self.security_context.run_as_user
         if user is None:
             user = self.pod_security_context.run_as_user
-        non_root = self.security_context.run_as_non_root
-        if non_root is None:
-            non_root = self.pod_security_context.run_as_non_root
-        return bool(non_root) or (user is not None and user != 0)
+        return self.runs_as_non_root_requested or (user is not None and user != 0)
 
     @property
     def hf_cache_mount_path(self) -> str:
@@ -951,10 +1082,9 @@ class Values(ValuesSection):
         for name in ("data", "output"):
             claim: ClaimValues = getattr(self.persistence, name)
             paths[f"persistence.{to_camel(name)}.mountPath"] = claim.mount_path or ""
-        if self.mode == "webui":
-            base = (self.persistence.webui_state.mount_path or "").rstrip("/")
-            for sub in ("saves", "cache", "config"):
-                paths[f"persistence.webuiState.mountPath ({sub})"] = f"{base}/{sub}"
+        base = (self.persistence.webui_state.mount_path or "").rstrip("/")
+        for sub in ("saves", "cache", "config"):
+            paths[f"persistence.webuiState.mountPath ({sub})"] = f"{base}/{sub}"
         return paths
 
     def warnings(self) -> list[str]:
@@ -975,6 +1105,17 @@ class Values(ValuesSection):
                         f"{key}: {path!r} is under /root, which a non-root user cannot enter in "
                         "the upstream image; set it outside /root, for example /cache/huggingface."
                     )
+        if self.runs_as_non_root and self.pod_security_context.fs_group is None:
+            findings.append(
+                "podSecurityContext.fsGroup is unset while the container runs as non-root; most "
+                "volume drivers then leave the claims owned by root and unwritable. Set fsGroup, "
+                "for example to the runAsUser value."
+            )
+        if not self.ezua.virtual_service.enabled and self.ezua.authorization_policy.enabled:
+            findings.append(
+                "ezua.authorizationPolicy.enabled has no effect while ezua.virtualService.enabled "
+                "is false: the login policy matches the VirtualService's host, so none is created."
+            )
         if self.ezua.kyverno.enabled:
             findings.append(
                 "ezua.kyverno.enabled is deprecated and has no effect: the hpe-ezua/* labels "

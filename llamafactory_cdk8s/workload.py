@@ -100,6 +100,12 @@ class LlamaFactoryWorkload(Construct):
             "deployment",
             metadata=cdk8s.ApiObjectMetadata(name=names.fullname, labels=self._labels()),
             replicas=values.replica_count,
+            # A rollout may take as long as the startup probe allows, plus a margin;
+            # the Kubernetes default of 600 s would report a slow model load as failed.
+            progress_deadline=cdk8s.Duration.seconds(
+                max(600, values.probes.startup.period_seconds * values.startup_failure_threshold + 120)
+            ),
+            min_ready=cdk8s.Duration.seconds(0),
             strategy=kplus.DeploymentStrategy.recreate(),
             select=False,
             pod_metadata=cdk8s.ApiObjectMetadata(

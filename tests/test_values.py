@@ -111,7 +111,7 @@ def test_release_name_53_chars_accepted() -> None:
     assert values.release_name == name
 
 
-@given(st.from_regex(r"[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?", fullmatch=True))
+@given(st.from_regex(r"[a-z]([-a-z0-9]{0,51}[a-z0-9])?", fullmatch=True))
 def test_any_dns_label_release_name_accepted(name: str) -> None:
     values = values_from_mapping({"releaseName": name})
 
@@ -395,7 +395,7 @@ def test_container_uid_zero_overrides_pod() -> None:
 
 def test_non_root_cache_under_root_warns() -> None:
     settings = {
-        "podSecurityContext": {"runAsUser": 1000},
+        "podSecurityContext": {"runAsUser": 1000, "fsGroup": 1000},
         "persistence": {"hfCache": {"mountPath": "/root/.cache/huggingface"}},
     }
 
@@ -405,16 +405,35 @@ def test_non_root_cache_under_root_warns() -> None:
     assert warnings[0].startswith("persistence.hfCache.mountPath:")
 
 
+def test_non_root_without_fs_group_warns() -> None:
+    warnings = values_from_mapping({"podSecurityContext": {"runAsUser": 1000}}).warnings()
+
+    assert len(warnings) == 1
+    assert warnings[0].startswith("podSecurityContext.fsGroup")
+
+
+def test_release_name_starting_with_digit_rejected() -> None:
+    with pytest.raises(SettingsError, match="releaseName: .*starting with a letter"):
+        values_from_mapping({"releaseName": "1lf"})
+
+
 # --- mounts and other warnings --------------------------------------------------------
 
 
-def test_webui_state_mounts_only_in_webui_mode() -> None:
+def test_webui_state_mounted_in_both_modes() -> None:
     webui = Values().mount_paths()
 
     api = values_from_mapping({"mode": "api", "api": {"model": "org/model"}}).mount_paths()
 
     assert webui["persistence.webuiState.mountPath (saves)"] == "/app/saves"
-    assert "persistence.webuiState.mountPath (saves)" not in api
+    assert api["persistence.webuiState.mountPath (saves)"] == "/app/saves"
+
+
+def test_api_output_over_state_rejected() -> None:
+    settings = {"mode": "api", "api": {"model": "m"}, "persistence": {"output": {"mountPath": "/app/saves"}}}
+
+    with pytest.raises(SettingsError, match="persistence.webuiState.mountPath \\(saves\\)"):
+        values_from_mapping(settings)
 
 
 def test_mount_over_app_data_warns() -> None:

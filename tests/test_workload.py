@@ -231,11 +231,11 @@ def test_no_gpu_no_key_no_toleration():
 
 
 def test_gpu_toleration_not_duplicated():
-    own = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule", "tolerationSeconds": 30}
+    own = {"key": "nvidia.com/gpu", "operator": "Exists"}
 
     tolerations = pod_spec(synth({"tolerations": [own]}))["tolerations"]
 
-    assert tolerations == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule", "tolerationSeconds": 30}]
+    assert tolerations == [{"key": "nvidia.com/gpu", "operator": "Exists"}]
 
 
 def test_cpu_limit_copied_from_request():
