@@ -45,11 +45,9 @@ class LlamaFactoryChart(cdk8s.Chart):
             persistence=values.persistence,
             hf_cache_mount_path=values.hf_cache_mount_path,
         )
-        self.shm = (
-            ShmVolume(self, "shm", size_gi=values.shm_size_gi, memory_limit=values.resources.effective_limits.get("memory"))
-            if values.shm_size_gi > 0
-            else None
-        )
+        # Values.warnings(), logged above, already reports a memory limit below the
+        # shm size, so the volume is not given the limit to check a second time.
+        self.shm = ShmVolume(self, "shm", size_gi=values.shm_size_gi) if values.shm_size_gi > 0 else None
         self.workload = LlamaFactoryWorkload(self, "workload", values=values, names=names, storage=self.storage, shm=self.shm)
         self.ingress = EzuaIngress(
             self,

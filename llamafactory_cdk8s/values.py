@@ -2,7 +2,7 @@
 
 Its camelCase serialized form is the Helm chart's ``values.yaml``. Every key of the
 hand-written ``llamafactory`` 0.1.0 chart that this project replaces is accepted with
-the same meaning and default, so an existing values file keeps working; keys that no
+the same meaning and default, so an existing values file keeps working. Keys that no
 longer make sense are accepted, marked deprecated, and mapped to what they meant.
 
 Each field's docstring states its unit, default, allowed values and interactions;
