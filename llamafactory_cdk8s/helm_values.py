@@ -23,7 +23,6 @@ import json
 import re
 import sys
 import textwrap
-import typing
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ import yaml
 from pydantic import BaseModel
 
 from .values import (
+    nested_model,
     GPU_RESOURCE,
     HOSTNAME_PATTERN,
     LABEL_KEY_PATTERN,
@@ -331,15 +331,6 @@ def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
     return {**branches[0], **{key: value for key, value in schema.items() if key != "anyOf"}}
 
 
-def _section_type(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for argument in typing.get_args(annotation):
-        found = _section_type(argument)
-        if found is not None:
-            return found
-    return None
-
 
 def _object_branch(schema: dict[str, Any]) -> dict[str, Any]:
     """Return the object schema of a section, of a list of sections, or of its anyOf."""
@@ -363,7 +354,7 @@ def _adjust_section(schema: dict[str, Any], model: type[BaseModel], defaults: Ba
         prop = schema["properties"][key]
         default = getattr(defaults, name) if defaults is not None else None
 
-        section = _section_type(field.annotation)
+        section = nested_model(field.annotation)
         if section is not None:
             nested_defaults = default if isinstance(default, BaseModel) else None
             _adjust_section(_object_branch(prop), section, nested_defaults)

@@ -9,7 +9,6 @@ key named (a section or a setting with a real default cannot be switched off by
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import SettingsError
 from .values import (
+    nested_model,
     DNS_1035_LABEL_PATTERN,
     DNS_LABEL_PATTERN,
     DNS_SUBDOMAIN_PATTERN,
@@ -82,15 +82,6 @@ def _field_for_alias(model: type[BaseModel], key: str) -> tuple[str, Any] | None
     return None
 
 
-def _nested_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for argument in typing.get_args(annotation):
-        found = _nested_model(argument)
-        if found is not None:
-            return found
-    return None
-
 
 def _default_instance(model: type[BaseModel]) -> BaseModel | None:
     try:
@@ -130,7 +121,7 @@ def _drop_nulls(
                 f"{shown}; delete the line to keep the default or set a value"
             )
             continue
-        nested = _nested_model(found[1].annotation) if found is not None else None
+        nested = nested_model(found[1].annotation) if found is not None else None
         if isinstance(value, Mapping) and nested is not None:
             nested_defaults = default if isinstance(default, BaseModel) else None
             cleaned[key] = _drop_nulls(value, nested, nested_defaults, f"{path}.", problems)

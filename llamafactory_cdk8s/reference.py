@@ -12,7 +12,6 @@ import argparse
 import json
 import re
 import sys
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,7 @@ def parameters(model: type[BaseModel] = Values, prefix: str = "", instance: Base
         key = f"{prefix}{field.alias or name}"
         value = getattr(instance, name)
         section = _section_model(field.annotation)
-        if section is not None and not typing.get_args(field.annotation):
+        if section is not None:
             found.extend(parameters(section, f"{key}.", value))
             continue
         description = " ".join((field.description or "").split())

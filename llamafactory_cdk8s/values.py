@@ -13,6 +13,7 @@ those docstrings become the comments of ``values.yaml``, the descriptions of
 from __future__ import annotations
 
 import re
+import typing
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -99,6 +100,18 @@ class KeyedError(ValueError):
         super().__init__(f"{key}: {message}")
         self.key = key
         self.message = message
+
+
+def nested_model(annotation: Any) -> type[BaseModel] | None:
+    """Return the values section inside a field's annotation (``X``, ``X | None``,
+    ``list[X]``), or None for a plain leaf."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        found = nested_model(argument)
+        if found is not None:
+            return found
+    return None
 
 
 def _strip_placeholders(value: str) -> str:
