@@ -277,13 +277,15 @@ class LlamaFactoryWorkload(Construct):
         return env
 
     def _secret_value(
-        self, suffix: str, literal: str, existing: str | None, existing_key: str
+        self, suffix: str, literal: str, existing: str | None, key: str
     ) -> kplus.EnvValue | None:
-        """Return an env value read from a Secret: an existing one, or one created here."""
-        key = "token" if suffix == "hf-token" else "api-key"
+        """Return an env value read from a Secret: an existing one, or one created here.
+
+        A created Secret stores the value under ``key`` too, which is the
+        ``existingSecretKey`` setting, so switching to an existing Secret keeps the key.
+        """
         if existing is not None:
             secret = kplus.Secret.from_secret_name(self, f"{suffix}-existing", existing)
-            key = existing_key
         elif literal:
             secret = kplus.Secret(
                 self,
