@@ -32,7 +32,7 @@ from .values import (
     Values,
 )
 
-# Plain-words hints for the common patterns, so that a mismatch message tells the
+# Plain-words hints for the common patterns, so that a mismatch message shows the
 # user what to write instead of showing the regular expression.
 PATTERN_HINTS = {
     DNS_1035_LABEL_PATTERN: "use lowercase letters, digits and '-', starting with a letter and ending "

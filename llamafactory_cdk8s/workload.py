@@ -21,7 +21,7 @@ WORKING_DIR = "/app"
 TMP_PATH = "/tmp"
 
 PROBE_PATHS = {"webui": "/", "api": "/docs"}
-"""A path each mode serves without a key: LLaMA Board answers ``/``; the API has no
+"""A path each mode serves without a key: LLaMA Board serves ``/``. The API has no
 ``/`` route, but FastAPI's ``/docs`` needs no API key."""
 
 PULL_POLICIES = {
@@ -100,8 +100,8 @@ class LlamaFactoryWorkload(Construct):
             "deployment",
             metadata=cdk8s.ApiObjectMetadata(name=names.fullname, labels=self._labels()),
             replicas=values.replica_count,
-            # A rollout may take as long as the startup probe allows, plus a margin;
-            # the Kubernetes default of 600 s would report a slow model load as failed.
+            # A rollout may take as long as the startup probe allows, plus a margin,
+            # because the Kubernetes default of 600 s would report a slow model load as failed.
             progress_deadline=cdk8s.Duration.seconds(
                 max(600, values.probes.startup.period_seconds * values.startup_failure_threshold + 120)
             ),
