@@ -12,8 +12,10 @@ those docstrings become the comments of ``values.yaml``, the descriptions of
 
 from __future__ import annotations
 
+import math
 import re
 import typing
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -135,14 +137,37 @@ def empty_as_unset(value: Any) -> Any:
     return None if value == "" else value
 
 
+def number_string(value: int | float) -> str:
+    """Write a YAML number as a string, the way the Helm chart's templates write it.
+
+    Helm reads every number in a values file as a 64-bit float and prints it with Go's
+    ``%v`` (shortest digits, exponent form below 10^-4 and from 10^6); the chart
+    prints whole numbers below 10^18 as integers. Both renderers therefore agree:
+    ``4`` → ``"4"``, ``2.0`` → ``"2"``, ``0.5`` → ``"0.5"``, ``1e-05`` → ``"1e-05"``,
+    ``1234567.5`` → ``"1.2345675e+06"``.
+    """
+    if isinstance(value, int):
+        return str(value)
+    if value.is_integer() and abs(value) < 1e18:
+        return str(int(value))
+    if not math.isfinite(value):
+        return repr(value)
+    number = Decimal(repr(value)).normalize()
+    exponent = number.adjusted()
+    if -4 <= exponent < 6:
+        return format(number, "f")
+    digits = "".join(str(digit) for digit in number.as_tuple().digits)
+    mantissa = digits[0] + (f".{digits[1:]}" if len(digits) > 1 else "")
+    sign = "-" if number < 0 else ""
+    return f"{sign}{mantissa}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
+
+
 def quantity_string(value: Any) -> Any:
     """Turn YAML numbers into the quantity strings Kubernetes uses (``4`` → ``"4"``)."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, (int, float)):
+        return number_string(value)
     return value
 
 

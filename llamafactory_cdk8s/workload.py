@@ -13,7 +13,7 @@ from .errors import ConstructError
 from .naming import ReleaseNames
 from .shm import ShmVolume
 from .storage import StorageConstruct
-from .values import GPU_RESOURCE, Values
+from .values import GPU_RESOURCE, STARTUP_BUDGET_FLOOR_SECONDS, Values, number_string
 
 CONTAINER_NAME = "llamafactory"
 PORT_NAME = "http"
@@ -34,6 +34,13 @@ SERVICE_TYPES = {
     "NodePort": kplus.ServiceType.NODE_PORT,
     "LoadBalancer": kplus.ServiceType.LOAD_BALANCER,
 }
+
+READINESS_FAILURES = 3
+LIVENESS_FAILURES = 5
+"""Failure thresholds used when ``probes.readiness`` or ``probes.liveness`` has none."""
+
+ROLLOUT_MARGIN_SECONDS = 120
+"""Seconds a rollout may take beyond the startup probe's budget."""
 
 GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
 
@@ -103,7 +110,10 @@ class LlamaFactoryWorkload(Construct):
             # A rollout may take as long as the startup probe allows, plus a margin,
             # because the Kubernetes default of 600 s would report a slow model load as failed.
             progress_deadline=cdk8s.Duration.seconds(
-                max(600, values.probes.startup.period_seconds * values.startup_failure_threshold + 120)
+                max(
+                    STARTUP_BUDGET_FLOOR_SECONDS,
+                    values.probes.startup.period_seconds * values.startup_failure_threshold + ROLLOUT_MARGIN_SECONDS,
+                )
             ),
             min_ready=cdk8s.Duration.seconds(0),
             strategy=kplus.DeploymentStrategy.recreate(),
@@ -198,10 +208,10 @@ class LlamaFactoryWorkload(Construct):
             env_variables=self._env(),
             startup=probe(probes.startup.period_seconds, values.startup_failure_threshold, probes.startup.timeout_seconds),
             readiness=probe(
-                probes.readiness.period_seconds, probes.readiness.failure_threshold or 3, probes.readiness.timeout_seconds
+                probes.readiness.period_seconds, probes.readiness.failure_threshold or READINESS_FAILURES, probes.readiness.timeout_seconds
             ),
             liveness=probe(
-                probes.liveness.period_seconds, probes.liveness.failure_threshold or 5, probes.liveness.timeout_seconds
+                probes.liveness.period_seconds, probes.liveness.failure_threshold or LIVENESS_FAILURES, probes.liveness.timeout_seconds
             ),
             # Resources and the full security context are patched in below; these
             # explicit values stop kplus from adding its own defaults.
@@ -226,7 +236,8 @@ class LlamaFactoryWorkload(Construct):
             "template": api.template,
             "infer_backend": api.infer_backend,
             "adapter_name_or_path": api.adapter,
-            **api.extra_args,
+            # Sorted, so the order never depends on how the values file was written.
+            **dict(sorted(api.extra_args.items())),
         }
         args: list[str] = []
         for key, value in arguments.items():
@@ -234,7 +245,9 @@ class LlamaFactoryWorkload(Construct):
                 continue
             if isinstance(value, bool):
                 value = "true" if value else "false"
-            args += [f"--{key}", str(value)]
+            elif isinstance(value, (int, float)):
+                value = number_string(value)
+            args += [f"--{key}", value]
         return args
 
     def _env(self) -> dict[str, kplus.EnvValue]:

@@ -137,8 +137,8 @@ def test_api_mode_args_and_env():
         "--template", "llama3",
         "--infer_backend", "vllm",
         "--adapter_name_or_path", "/app/output/lora",
-        "--trust_remote_code", "true",
         "--max_new_tokens", "512",
+        "--trust_remote_code", "true",
     ]
     assert env_of(container)["API_PORT"] == "8000"
     assert env_of(container)["API_HOST"] == "0.0.0.0"
