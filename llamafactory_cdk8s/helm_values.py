@@ -108,12 +108,14 @@ def _leaf(key: str, value: Any, indent: int) -> list[str]:
     return [f"{' ' * indent}{line}" for line in text.splitlines()]
 
 
-def _section_lines(section: BaseModel, indent: int) -> list[str]:
+def _section_lines(section: BaseModel, indent: int, skip: tuple[str, ...] = ()) -> list[str]:
     """Render one model instance key by key, each key under its docstring."""
     lines: list[str] = []
     dumped = section.model_dump(by_alias=True)
     for name, field in type(section).model_fields.items():
         key = field.alias or name
+        if key in skip:
+            continue
         value = getattr(section, name)
         if indent == 0 and lines:
             lines.append("")
@@ -129,9 +131,15 @@ def _section_lines(section: BaseModel, indent: int) -> list[str]:
     return lines
 
 
+PLAIN_MANIFESTS_ONLY = ("releaseName", "namespace")
+"""Keys that only the plain manifests read: Helm names the release and its namespace.
+The chart's values.yaml leaves them out; its schema still accepts them, so one
+values file serves both."""
+
+
 def render_values_yaml() -> str:
     """Render the defaults as the chart's commented ``values.yaml``."""
-    return HEADER + "\n" + "\n".join(_section_lines(Values(), 0)) + "\n"
+    return HEADER + "\n" + "\n".join(_section_lines(Values(), 0, PLAIN_MANIFESTS_ONLY)) + "\n"
 
 
 # --- values.schema.json: inlining ------------------------------------------------------
@@ -390,6 +398,8 @@ def render_values_schema() -> dict[str, Any]:
     _map_keys_closed(schema)
     _adjust_section(schema, Values, Values())
     _cross_field_rules(schema)
+    # Helm names the release and its namespace: the two keys are optional there.
+    schema["required"] = [key for key in schema.get("required", []) if key not in PLAIN_MANIFESTS_ONLY]
     schema["$schema"] = DRAFT_07
     schema["title"] = "Values of the llamafactory chart"
     return copy.deepcopy(schema)

@@ -58,6 +58,22 @@ def _drop_none(mapping: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in mapping.items() if value not in (None, [], {})}
 
 
+def pod_security_context(values: Values) -> dict[str, Any]:
+    """Return the pod security context of the settings, without unset fields."""
+    context = values.pod_security_context.model_dump(by_alias=True, exclude_none=True)
+    return _drop_none(context)
+
+
+def container_security_context(values: Values) -> dict[str, Any]:
+    """Return the container security context of the settings, without unset fields."""
+    context = values.security_context.model_dump(by_alias=True, exclude_none=True)
+    capabilities = _drop_none(context.pop("capabilities", {}))
+    context = _drop_none(context)
+    if capabilities:
+        context["capabilities"] = capabilities
+    return context
+
+
 class LlamaFactoryWorkload(Construct):
     """The LLaMA Factory Deployment and its Service, in ``webui`` or ``api`` mode.
 
@@ -335,8 +351,8 @@ class LlamaFactoryWorkload(Construct):
                 "limits": _quantities(values.resources.effective_limits),
             },
         )
-        add(f"{container}/securityContext", self._container_security_context())
-        add(f"{spec}/securityContext", self._pod_security_context())
+        add(f"{container}/securityContext", container_security_context(values))
+        add(f"{spec}/securityContext", pod_security_context(values))
         # The typed toJson reads its own property name, hostIpc, and writes hostIPC.
         add(f"{spec}/hostIpc", values.host_ipc)
         add(f"{spec}/enableServiceLinks", False)
@@ -356,15 +372,3 @@ class LlamaFactoryWorkload(Construct):
         if shm is not None:
             # The shm volume is the first one mounted; write its size as given in GiB.
             add(f"{spec}/volumes/0/emptyDir/sizeLimit", k8s.Quantity.from_string(shm.size_limit))
-
-    def _pod_security_context(self) -> dict[str, Any]:
-        context = self.values.pod_security_context.model_dump(by_alias=True, exclude_none=True)
-        return _drop_none(context)
-
-    def _container_security_context(self) -> dict[str, Any]:
-        context = self.values.security_context.model_dump(by_alias=True, exclude_none=True)
-        capabilities = _drop_none(context.pop("capabilities", {}))
-        context = _drop_none(context)
-        if capabilities:
-            context["capabilities"] = capabilities
-        return context

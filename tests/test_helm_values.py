@@ -15,6 +15,7 @@ from jsonschema import Draft7Validator
 import llamafactory_cdk8s  # noqa: F401  (sets JSII_NODE before cdk8s starts)
 from llamafactory_cdk8s import SettingsError, Values, values_from_mapping
 from llamafactory_cdk8s.helm_values import (
+    PLAIN_MANIFESTS_ONLY,
     render_values_schema,
     render_values_schema_json,
     render_values_yaml,
@@ -138,7 +139,9 @@ def test_values_yaml_deterministic() -> None:
     assert render_values_yaml() == render_values_yaml()
 
 
-@pytest.mark.parametrize("key", [parameter.key for parameter in parameters()])
+@pytest.mark.parametrize(
+    "key", [parameter.key for parameter in parameters() if parameter.key not in PLAIN_MANIFESTS_ONLY]
+)
 def test_values_yaml_comment_above_key(key: str) -> None:
     text = render_values_yaml()
     lines = text.splitlines()
@@ -165,10 +168,19 @@ def test_values_yaml_comment_width() -> None:
     assert max(len(line) for line in comments) <= 88
 
 
+def test_values_yaml_leaves_out_what_helm_names() -> None:
+    loaded = _defaults_file()
+
+    assert "releaseName" not in loaded and "namespace" not in loaded
+    assert "releaseName" in render_values_schema()["properties"]
+    assert "releaseName" not in render_values_schema()["required"]
+
+
 def test_values_yaml_key_order() -> None:
     loaded = _defaults_file()
 
-    assert list(loaded) == list(Values().model_dump(by_alias=True))
+    expected = [key for key in Values().model_dump(by_alias=True) if key not in PLAIN_MANIFESTS_ONLY]
+    assert list(loaded) == expected
     assert list(loaded["persistence"]["data"]) == list(Values().persistence.data.model_dump(by_alias=True))
 
 

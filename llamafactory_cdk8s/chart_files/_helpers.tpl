@@ -1,0 +1,328 @@
+{{- /*
+Named templates of the llamafactory chart: names, labels, and the settings the
+constructs derive from several values. Each one mirrors a Python definition, named
+beside it, and the equivalence tests compare the two renders. Words between at-signs
+are constants that the chart writer fills in from the Python package.
+*/ -}}
+
+{{- /* Chart name, or nameOverride: the app.kubernetes.io/name label (naming.py). */ -}}
+{{- define "llamafactory.name" -}}
+{{- regexReplaceAll "-+$" (default .Chart.Name .Values.nameOverride | trunc 63) "" }}
+{{- end }}
+
+{{- /* Prefix of every object name (ReleaseNames.fullname). */ -}}
+{{- define "llamafactory.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- regexReplaceAll "-+$" (.Values.fullnameOverride | trunc 63) "" }}
+{{- else }}
+{{- $name := include "llamafactory.name" . }}
+{{- if contains $name .Release.Name }}
+{{- regexReplaceAll "-+$" (.Release.Name | trunc 63) "" }}
+{{- else }}
+{{- regexReplaceAll "-+$" (printf "%s-%s" .Release.Name $name | trunc 63) "" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- /* "<fullname>-<suffix>" within 63 characters (ReleaseNames.object_name).
+Call with (list $ "suffix"). */ -}}
+{{- define "llamafactory.objectName" -}}
+{{- $root := index . 0 }}
+{{- $suffix := index . 1 }}
+{{- $prefix := include "llamafactory.fullname" $root | trunc (int (sub 62 (len $suffix))) }}
+{{- printf "%s-%s" (regexReplaceAll "-+$" $prefix "") $suffix }}
+{{- end }}
+
+{{- /* A name unique across namespaces, for objects in the gateway's namespace
+(ReleaseNames.gateway_object_name). Call with (list $ "suffix"). */ -}}
+{{- define "llamafactory.gatewayObjectName" -}}
+{{- $root := index . 0 }}
+{{- $suffix := index . 1 }}
+{{- $fullname := include "llamafactory.fullname" $root }}
+{{- $digest := sha256sum (printf "%s/%s" $root.Release.Namespace $fullname) | trunc 8 }}
+{{- $prefix := $fullname | trunc (int (sub 53 (len $suffix))) }}
+{{- printf "%s-%s-%s" (regexReplaceAll "-+$" $prefix "") $digest $suffix }}
+{{- end }}
+
+{{- /* Selector labels: they never change for a release (ReleaseNames.selector_labels). */ -}}
+{{- define "llamafactory.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "llamafactory.name" . | quote }}
+app.kubernetes.io/instance: {{ regexReplaceAll "-+$" (.Release.Name | trunc 63) "" | quote }}
+{{- end }}
+
+{{- /* Labels of every object (ReleaseNames.labels), plus Helm's own two. */ -}}
+{{- define "llamafactory.labels" -}}
+{{ include "llamafactory.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: {{ .Chart.Name | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
+{{- end }}
+
+{{- /* Labels of the pod: extra labels first, so the chart's own always win
+(LlamaFactoryWorkload._pod_labels). */ -}}
+{{- define "llamafactory.podLabels" -}}
+{{- $labels := include "llamafactory.labels" . | fromYaml }}
+{{- $_ := set $labels "app.kubernetes.io/component" .Values.mode }}
+{{- $_ = set $labels "hpe-ezua/app" (include "llamafactory.name" .) }}
+{{- $_ = set $labels "hpe-ezua/component" .Values.mode }}
+{{- $_ = set $labels "hpe-ezua/type" "@EZUA_TYPE@" }}
+{{- toYaml (merge $labels (.Values.podLabels | default dict) (.Values.ezua.kyverno.labels | default dict)) }}
+{{- end }}
+
+{{- /* A value written as a string; numbers as in values.number_string. */ -}}
+{{- define "llamafactory.string" -}}
+{{- if kindIs "invalid" . }}
+{{- else if kindIs "float64" . }}
+{{- if and (eq (floor .) .) (lt . 1e18) (gt . -1e18) }}{{ int64 . }}{{ else }}{{ . }}{{ end }}
+{{- else }}{{ . }}
+{{- end }}
+{{- end }}
+
+{{- /* Full image reference (ImageValues.reference). */ -}}
+{{- define "llamafactory.image" -}}
+{{- $image := .Values.image }}
+{{- $registry := regexReplaceAll "/+$" ($image.registry | default "") "" }}
+{{- $tag := include "llamafactory.string" $image.tag | default "@DEFAULT_TAG@" }}
+{{- if $registry }}{{ $registry }}/{{ end }}{{ $image.repository }}:{{ $tag }}
+{{- if $image.digest }}@{{ $image.digest }}{{ end }}
+{{- end }}
+
+{{- /* Container port of the mode (Values.container_port). */ -}}
+{{- define "llamafactory.port" -}}
+{{- if eq .Values.mode "webui" }}{{ .Values.gradio.serverPort | int }}{{ else }}{{ .Values.api.port | int }}{{ end }}
+{{- end }}
+
+{{- /* Service port (Values.service_port). */ -}}
+{{- define "llamafactory.servicePort" -}}
+{{- if kindIs "invalid" .Values.service.port }}{{ include "llamafactory.port" . }}{{ else }}{{ .Values.service.port | int }}{{ end }}
+{{- end }}
+
+{{- /* Path every probe asks for (workload.PROBE_PATHS). */ -}}
+{{- define "llamafactory.probePath" -}}
+{{- if eq .Values.mode "webui" }}@WEBUI_PROBE_PATH@{{ else }}@API_PROBE_PATH@{{ end }}
+{{- end }}
+
+{{- /* Startup failure threshold (Values.startup_failure_threshold). */ -}}
+{{- define "llamafactory.startupFailureThreshold" -}}
+{{- $configured := .Values.probes.startup.failureThreshold }}
+{{- if not (kindIs "invalid" $configured) }}{{ $configured | int }}
+{{- else if eq .Values.mode "webui" }}@WEBUI_STARTUP_FAILURES@
+{{- else }}@API_STARTUP_FAILURES@
+{{- end }}
+{{- end }}
+
+{{- /* Rollout deadline: the startup budget plus a margin, at least the floor
+(LlamaFactoryWorkload). */ -}}
+{{- define "llamafactory.progressDeadlineSeconds" -}}
+{{- $budget := mul (.Values.probes.startup.periodSeconds | int) (include "llamafactory.startupFailureThreshold" . | int) }}
+{{- max @STARTUP_FLOOR@ (add $budget @ROLLOUT_MARGIN@) }}
+{{- end }}
+
+{{- /* "true" when the container's user is known not to be root, else empty
+(Values.runs_as_non_root). */ -}}
+{{- define "llamafactory.runsAsNonRoot" -}}
+{{- $nonRoot := .Values.securityContext.runAsNonRoot }}
+{{- if kindIs "invalid" $nonRoot }}{{ $nonRoot = .Values.podSecurityContext.runAsNonRoot }}{{ end }}
+{{- $user := .Values.securityContext.runAsUser }}
+{{- if kindIs "invalid" $user }}{{ $user = .Values.podSecurityContext.runAsUser }}{{ end }}
+{{- if or (eq $nonRoot true) (and (not (kindIs "invalid" $user)) (ne (int $user) 0)) }}true{{ end }}
+{{- end }}
+
+{{- /* Mount path of the model cache (Values.hf_cache_mount_path). */ -}}
+{{- define "llamafactory.hfCacheMountPath" -}}
+{{- $configured := .Values.persistence.hfCache.mountPath }}
+{{- if not (kindIs "invalid" $configured) }}{{ $configured }}
+{{- else if include "llamafactory.runsAsNonRoot" . }}@NON_ROOT_HF_CACHE@
+{{- else }}@ROOT_HF_CACHE@
+{{- end }}
+{{- end }}
+
+{{- /* Size of /dev/shm in GiB; a string of digits counts as the number (Values.shm_size_gi). */ -}}
+{{- define "llamafactory.shmSizeGi" -}}
+{{- include "llamafactory.string" .Values.shmSizeGi | trim | atoi }}
+{{- end }}
+
+{{- /* Mount path of LLaMA Board's state, without trailing slashes. */ -}}
+{{- define "llamafactory.webuiStatePath" -}}
+{{- regexReplaceAll "/+$" .Values.persistence.webuiState.mountPath "" }}
+{{- end }}
+
+{{- /* Requests and limits as rendered (ResourcesValues._effective). */ -}}
+{{- define "llamafactory.resources" -}}
+{{- $requests := dict }}
+{{- range $name, $value := .Values.resources.requests }}
+{{- $_ := set $requests $name (include "llamafactory.string" $value) }}
+{{- end }}
+{{- $limits := dict }}
+{{- range $name, $value := .Values.resources.limits }}
+{{- $_ := set $limits $name (include "llamafactory.string" $value) }}
+{{- end }}
+{{- $gpus := atoi (get $requests "@GPU@" | default (get $limits "@GPU@") | default "0") }}
+{{- $_ := unset $requests "@GPU@" }}
+{{- $_ = unset $limits "@GPU@" }}
+{{- if gt $gpus 0 }}
+{{- $_ = set $requests "@GPU@" (toString $gpus) }}
+{{- $_ = set $limits "@GPU@" (toString $gpus) }}
+{{- end }}
+{{- range $name, $limit := $limits }}
+{{- if not (hasKey $requests $name) }}{{ $_ = set $requests $name $limit }}{{ end }}
+{{- end }}
+{{- if not (hasKey $limits "cpu") }}{{ $_ = set $limits "cpu" (get $requests "cpu") }}{{ end }}
+{{- toYaml (dict "requests" $requests "limits" $limits) }}
+{{- end }}
+
+{{- /* The nvidia.com/gpu count as rendered, 0 for none (ResourcesValues.gpus). */ -}}
+{{- define "llamafactory.gpus" -}}
+{{- $resources := include "llamafactory.resources" . | fromYaml }}
+{{- get $resources.limits "@GPU@" | default "0" }}
+{{- end }}
+
+{{- /* A quantity in base units, as a float (values._quantity_to_float). */ -}}
+{{- define "llamafactory.quantityValue" -}}
+{{- $factors := dict "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 "m" 0.001 "k" 1000.0 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "E" 1e18 }}
+{{- $suffix := regexFind "([KMGTPE]i|[mkMGTPE])$" . }}
+{{- $number := trimSuffix $suffix . }}
+{{- mulf (float64 $number) (get $factors $suffix | default 1.0) }}
+{{- end }}
+
+{{- /* Pod security context without unset fields
+(LlamaFactoryWorkload._pod_security_context). */ -}}
+{{- define "llamafactory.podSecurityContext" -}}
+{{- $values := .Values.podSecurityContext }}
+{{- $context := dict }}
+{{- range $key := list "runAsUser" "runAsGroup" "fsGroup" }}
+{{- if not (kindIs "invalid" (index $values $key)) }}{{ $_ := set $context $key (index $values $key | int64) }}{{ end }}
+{{- end }}
+{{- range $key := list "runAsNonRoot" "fsGroupChangePolicy" }}
+{{- if not (kindIs "invalid" (index $values $key)) }}{{ $_ := set $context $key (index $values $key) }}{{ end }}
+{{- end }}
+{{- if $values.supplementalGroups }}
+{{- $groups := list }}
+{{- range $values.supplementalGroups }}{{ $groups = append $groups (int64 .) }}{{ end }}
+{{- $_ := set $context "supplementalGroups" $groups }}
+{{- end }}
+{{- with $values.seccompProfile }}{{ $_ := set $context "seccompProfile" (include "llamafactory.seccompProfile" . | fromYaml) }}{{ end }}
+{{- toYaml $context }}
+{{- end }}
+
+{{- /* Container security context without unset fields
+(LlamaFactoryWorkload._container_security_context). */ -}}
+{{- define "llamafactory.containerSecurityContext" -}}
+{{- $values := .Values.securityContext }}
+{{- $context := dict }}
+{{- range $key := list "allowPrivilegeEscalation" "privileged" "readOnlyRootFilesystem" "runAsNonRoot" }}
+{{- if not (kindIs "invalid" (index $values $key)) }}{{ $_ := set $context $key (index $values $key) }}{{ end }}
+{{- end }}
+{{- range $key := list "runAsUser" "runAsGroup" }}
+{{- if not (kindIs "invalid" (index $values $key)) }}{{ $_ := set $context $key (index $values $key | int64) }}{{ end }}
+{{- end }}
+{{- $capabilities := dict }}
+{{- with $values.capabilities }}
+{{- if .add }}{{ $_ := set $capabilities "add" .add }}{{ end }}
+{{- if .drop }}{{ $_ := set $capabilities "drop" .drop }}{{ end }}
+{{- end }}
+{{- if $capabilities }}{{ $_ := set $context "capabilities" $capabilities }}{{ end }}
+{{- with $values.seccompProfile }}{{ $_ := set $context "seccompProfile" (include "llamafactory.seccompProfile" . | fromYaml) }}{{ end }}
+{{- toYaml $context }}
+{{- end }}
+
+{{- define "llamafactory.seccompProfile" -}}
+type: {{ .type | default "RuntimeDefault" | quote }}
+{{- with .localhostProfile }}
+localhostProfile: {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{- /* Tolerations, with the GPU toleration added when GPUs are requested and no
+toleration names their key (LlamaFactoryWorkload._patch_pod_spec). */ -}}
+{{- define "llamafactory.tolerations" -}}
+{{- $tolerations := list }}
+{{- $gpuTolerated := false }}
+{{- range $item := .Values.tolerations }}
+{{- $toleration := dict }}
+{{- range $key := list "key" "operator" "value" "effect" }}
+{{- if not (kindIs "invalid" (index $item $key)) }}{{ $_ := set $toleration $key (index $item $key) }}{{ end }}
+{{- end }}
+{{- if not (kindIs "invalid" (index $item "tolerationSeconds")) }}{{ $_ := set $toleration "tolerationSeconds" (index $item "tolerationSeconds" | int64) }}{{ end }}
+{{- if eq (index $item "key" | default "") "@GPU@" }}{{ $gpuTolerated = true }}{{ end }}
+{{- $tolerations = append $tolerations $toleration }}
+{{- end }}
+{{- if and (gt (include "llamafactory.gpus" $ | atoi) 0) (not $gpuTolerated) }}
+{{- $tolerations = append $tolerations (dict "key" "@GPU@" "operator" "Exists" "effect" "NoSchedule") }}
+{{- end }}
+{{- if $tolerations }}{{ toYaml $tolerations }}{{ end }}
+{{- end }}
+
+{{- /* Pull secrets as [{name: …}]; a plain name is accepted too. */ -}}
+{{- define "llamafactory.imagePullSecrets" -}}
+{{- range .Values.imagePullSecrets }}
+- name: {{ kindIs "string" . | ternary . (get (kindIs "map" . | ternary . dict) "name") | quote }}
+{{- end }}
+{{- end }}
+
+{{- /* Fail on settings that values.schema.json cannot state; each rule mirrors a
+check of the values model (values.py), and names the key and the fix. */ -}}
+{{- define "llamafactory.validate" -}}
+{{- $resources := .Values.resources }}
+{{- $gpuRequest := include "llamafactory.string" (index ($resources.requests | default dict) "@GPU@") }}
+{{- $gpuLimit := include "llamafactory.string" (index ($resources.limits | default dict) "@GPU@") }}
+{{- range $side, $count := dict "requests" $gpuRequest "limits" $gpuLimit }}
+{{- if and $count (not (regexMatch "^[0-9]+$" $count)) }}
+{{- fail (printf "resources.%s.@GPU@: %q is not a whole number of GPUs; set an integer such as 1" $side $count) }}
+{{- end }}
+{{- end }}
+{{- if and $gpuRequest $gpuLimit (ne (atoi $gpuRequest) (atoi $gpuLimit)) }}
+{{- fail (printf "resources.requests.@GPU@: %s GPUs differs from resources.limits.@GPU@ (%s); Kubernetes requires extended resources to have equal requests and limits, so set both to the same count" $gpuRequest $gpuLimit) }}
+{{- end }}
+{{- $effective := include "llamafactory.resources" . | fromYaml }}
+{{- range $name, $request := $effective.requests }}
+{{- $limit := get $effective.limits $name }}
+{{- if and $limit (gt (include "llamafactory.quantityValue" $request | float64) (include "llamafactory.quantityValue" $limit | float64)) }}
+{{- fail (printf "resources.requests.%s: %s is above resources.limits.%s (%s); lower the request or raise the limit" $name $request $name $limit) }}
+{{- end }}
+{{- end }}
+{{- $port := include "llamafactory.port" . | atoi }}
+{{- with .Values.service.targetPort }}
+{{- if not (or (eq (toString .) "http") (and (not (kindIs "string" .)) (eq (int .) $port))) }}
+{{- fail (printf "service.targetPort: %v differs from the %s port (%d); remove service.targetPort and set %s" . $.Values.mode $port (eq $.Values.mode "webui" | ternary "gradio.serverPort" "api.port")) }}
+{{- end }}
+{{- end }}
+{{- $names := dict }}
+{{- range $index, $variable := .Values.extraEnv }}
+{{- if hasKey $names $variable.name }}
+{{- fail (printf "extraEnv[%d].name: %s is listed twice; keep one" $index $variable.name) }}
+{{- end }}
+{{- $_ := set $names $variable.name true }}
+{{- end }}
+{{- $period := .Values.probes.startup.periodSeconds | int }}
+{{- $failures := include "llamafactory.startupFailureThreshold" . | int }}
+{{- if lt (mul $period $failures) @STARTUP_FLOOR@ }}
+{{- fail (printf "probes.startup.failureThreshold: periodSeconds × failureThreshold = %d × %d s is below the @STARTUP_FLOOR@ s floor; a slow start would be killed, so raise probes.startup.failureThreshold" $period $failures) }}
+{{- end }}
+{{- if ne (include "llamafactory.webuiStatePath" .) "@WORKING_DIR@" }}
+{{- fail "persistence.webuiState.mountPath: must be @WORKING_DIR@, LLaMA Board's working directory, because it writes saves/, cache/ and config/ relative to it; remove the key" }}
+{{- end }}
+{{- $nonRoot := .Values.securityContext.runAsNonRoot }}
+{{- if kindIs "invalid" $nonRoot }}{{ $nonRoot = .Values.podSecurityContext.runAsNonRoot }}{{ end }}
+{{- $user := .Values.securityContext.runAsUser }}
+{{- if kindIs "invalid" $user }}{{ $user = .Values.podSecurityContext.runAsUser }}{{ end }}
+{{- if and (eq $nonRoot true) (not (kindIs "invalid" $user)) (eq (int $user) 0) }}
+{{- fail "podSecurityContext.runAsUser: 0 (root) contradicts runAsNonRoot: true, and the kubelet would refuse to start the container; set a non-zero UID such as 1000" }}
+{{- end }}
+{{- $state := include "llamafactory.webuiStatePath" . }}
+{{- $paths := list (list "persistence.hfCache.mountPath" (include "llamafactory.hfCacheMountPath" .)) (list "persistence.data.mountPath" .Values.persistence.data.mountPath) (list "persistence.output.mountPath" .Values.persistence.output.mountPath) (list "persistence.webuiState.mountPath (saves)" (printf "%s/saves" $state)) (list "persistence.webuiState.mountPath (cache)" (printf "%s/cache" $state)) (list "persistence.webuiState.mountPath (config)" (printf "%s/config" $state)) }}
+{{- $seen := dict }}
+{{- range $entry := $paths }}
+{{- $key := index $entry 0 }}
+{{- $path := index $entry 1 }}
+{{- $normalized := regexReplaceAll "/+$" $path "" | default "/" }}
+{{- if hasKey $seen $normalized }}
+{{- fail (printf "%s: %q is also the mount path of %s; give each volume its own path" $key $path (get $seen $normalized)) }}
+{{- end }}
+{{- if has $normalized (list "/" "/app" "/dev" "/dev/shm" "/proc" "/sys" "/tmp") }}
+{{- fail (printf "%s: %q would hide a system directory or the application in /app; choose another path" $key $path) }}
+{{- end }}
+{{- $_ := set $seen $normalized $key }}
+{{- end }}
+{{- end }}
