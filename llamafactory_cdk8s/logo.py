@@ -1,10 +1,17 @@
 """The project's logo, drawn in code and encoded as PNG with only the standard library.
 
 The mark is an orange gear (the factory) around a navy disc that contains a cream
-llama head in profile. Shapes are defined in unit coordinates, (0, 0) at the top left and
-(1, 1) at the bottom right, so one drawing serves every size. Each pixel averages a
-4 x 4 grid of samples, which smooths the edges, and everything outside the gear stays
-transparent.
+llama head in profile. Each shape is a signed distance function in unit coordinates,
+(0, 0) at the top left and (1, 1) at the bottom right, so one drawing serves every
+size. A shape's value is negative inside, and between two points it changes by no
+more than their distance. That bound lets the renderer fill a block of pixels from one
+value at the block's centre when no edge crosses it. Edges are smoothed by turning the
+distance at a pixel's centre into coverage over one pixel's width. Everything outside
+the gear stays transparent.
+
+The drawing uses only +, -, *, / and square roots, which IEEE 754 rounds exactly, and
+no sin, cos or pow, whose last bit varies between C libraries. Every platform
+therefore computes the same pixels.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import zlib
 from collections.abc import Callable
 
 Point = tuple[float, float]
-Shape = Callable[[float, float], bool]
+Distance = Callable[[float, float], float]
 Color = tuple[int, int, int]
 
 ORANGE: Color = (232, 131, 58)
@@ -24,9 +31,9 @@ CREAM: Color = (250, 243, 227)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
-# Samples per pixel along each axis. The 16 samples give edge pixels 17 levels of
-# coverage.
-SAMPLES_PER_AXIS = 4
+# Blocks crossed by an edge are split into quarters until they are at most this many
+# pixels wide, then drawn pixel by pixel. The value affects only the speed.
+PER_PIXEL_BLOCK_WIDTH = 2
 
 # zlib level 9 is fixed so the bytes never depend on zlib's default.
 # NOTE: a Python linked against zlib-ng instead of zlib compresses to other bytes.
@@ -34,75 +41,81 @@ SAMPLES_PER_AXIS = 4
 COMPRESSION_LEVEL = 9
 
 
-def _circle(cx: float, cy: float, radius: float) -> Shape:
-    def contains(x: float, y: float) -> bool:
-        return (x - cx) ** 2 + (y - cy) ** 2 <= radius**2
+def _circle(cx: float, cy: float, radius: float) -> Distance:
+    def distance(x: float, y: float) -> float:
+        dx, dy = x - cx, y - cy
+        return math.sqrt(dx * dx + dy * dy) - radius
 
-    return contains
+    return distance
 
 
-def _capsule(start: Point, end: Point, radius: float) -> Shape:
-    """Build the set of points within ``radius`` of the segment from ``start`` to ``end``."""
+def _capsule(start: Point, end: Point, radius: float) -> Distance:
+    """Build the signed distance to the points within ``radius`` of the segment from ``start`` to ``end``."""
     (ax, ay), (bx, by) = start, end
     dx, dy = bx - ax, by - ay
     length_squared = dx * dx + dy * dy
 
-    def contains(x: float, y: float) -> bool:
+    def distance(x: float, y: float) -> float:
         t = ((x - ax) * dx + (y - ay) * dy) / length_squared
         t = min(1.0, max(0.0, t))
-        return (x - ax - t * dx) ** 2 + (y - ay - t * dy) ** 2 <= radius**2
+        ex, ey = x - ax - t * dx, y - ay - t * dy
+        return math.sqrt(ex * ex + ey * ey) - radius
 
-    return contains
-
-
-def _triangle(a: Point, b: Point, c: Point) -> Shape:
-    def side(p: Point, q: Point, x: float, y: float) -> float:
-        return (q[0] - p[0]) * (y - p[1]) - (q[1] - p[1]) * (x - p[0])
-
-    def contains(x: float, y: float) -> bool:
-        signs = (side(a, b, x, y), side(b, c, x, y), side(c, a, x, y))
-        return all(s >= 0 for s in signs) or all(s <= 0 for s in signs)
-
-    return contains
+    return distance
 
 
-def _gear(cx: float, cy: float, body_radius: float, tip_radius: float, tooth_half_width: float) -> Shape:
-    """Build a disc with eight square teeth, the first pointing right.
+def _triangle(a: Point, b: Point, c: Point) -> Distance:
+    """Build the largest signed distance to the triangle's three edge lines.
 
-    Tooth directions come from ``math.sqrt`` rather than ``sin`` and ``cos``, because
-    IEEE 754 requires a correctly rounded square root, so every platform draws the
-    same pixels.
+    Inside, that is the exact distance to the nearest edge. Outside, it is at most the
+    true distance, which is all the renderer needs, but the smoothed edge reaches a
+    little beyond a sharp corner.
     """
+    # Orient the edges counter-clockwise, so each normal below points outward.
+    if (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]) < 0:
+        b, c = c, b
+    edges = []
+    for (px, py), (qx, qy) in ((a, b), (b, c), (c, a)):
+        length = math.sqrt((qx - px) * (qx - px) + (qy - py) * (qy - py))
+        edges.append((px, py, (qy - py) / length, (px - qx) / length))
+
+    def distance(x: float, y: float) -> float:
+        return max((x - px) * nx + (y - py) * ny for px, py, nx, ny in edges)
+
+    return distance
+
+
+def _gear(cx: float, cy: float, body_radius: float, tip_radius: float, tooth_half_width: float) -> Distance:
+    """Build a disc with eight square teeth, the first pointing right."""
     half = math.sqrt(0.5)
     directions = [(1.0, 0.0), (half, half), (0.0, 1.0), (-half, half)]
-    directions += [(-dx, -dy) for dx, dy in directions]
+    directions += [(-ux, -uy) for ux, uy in directions]
     body = _circle(cx, cy, body_radius)
 
-    def contains(x: float, y: float) -> bool:
-        if body(x, y):
-            return True
-        dx, dy = x - cx, y - cy
-        # Only the tooth whose direction is nearest can contain the point.
-        ux, uy = max(directions, key=lambda d: d[0] * dx + d[1] * dy)
+    def tooth(ux: float, uy: float, dx: float, dy: float) -> float:
         along = ux * dx + uy * dy
         across = -uy * dx + ux * dy
-        return along <= tip_radius and abs(across) <= tooth_half_width
+        return max(abs(across) - tooth_half_width, along - tip_radius, -along)
 
-    return contains
+    def distance(x: float, y: float) -> float:
+        dx, dy = x - cx, y - cy
+        return min(body(x, y), *(tooth(ux, uy, dx, dy) for ux, uy in directions))
 
-
-def _clipped(shape: Shape, clip: Shape) -> Shape:
-    return lambda x, y: clip(x, y) and shape(x, y)
-
-
-def _any_of(*shapes: Shape) -> Shape:
-    return lambda x, y: any(shape(x, y) for shape in shapes)
+    return distance
 
 
-def _layers() -> list[tuple[Shape, Color]]:
+def _intersection(*shapes: Distance) -> Distance:
+    return lambda x, y: max(shape(x, y) for shape in shapes)
+
+
+def _union(*shapes: Distance) -> Distance:
+    return lambda x, y: min(shape(x, y) for shape in shapes)
+
+
+def _layers() -> list[tuple[Distance, Color]]:
     """Return the logo's shapes with their colours, bottom layer first."""
     disc = _circle(0.5, 0.5, 0.33)
-    llama = _any_of(
+    llama = _union(
         _capsule((0.45, 0.43), (0.45, 0.95), 0.085),  # neck, cut off by the disc
         _capsule((0.47, 0.40), (0.64, 0.44), 0.075),  # head and snout, facing right
         _triangle((0.40, 0.37), (0.47, 0.35), (0.41, 0.20)),  # back ear
@@ -111,16 +124,82 @@ def _layers() -> list[tuple[Shape, Color]]:
     return [
         (_gear(0.5, 0.5, body_radius=0.40, tip_radius=0.485, tooth_half_width=0.075), ORANGE),
         (disc, NAVY),
-        (_clipped(llama, disc), CREAM),
+        (_intersection(llama, disc), CREAM),
         (_circle(0.565, 0.395, 0.022), NAVY),  # eye
     ]
 
 
-def _topmost_color(layers: list[tuple[Shape, Color]], x: float, y: float) -> Color | None:
-    for shape, color in reversed(layers):
-        if shape(x, y):
-            return color
-    return None
+def _composite(coverages: list[float], colors: list[Color]) -> bytes:
+    """Stack the layers bottom first with the "over" operator and return one RGBA pixel."""
+    alpha = red = green = blue = 0.0
+    for coverage, (r, g, b) in zip(coverages, colors):
+        keep = 1.0 - coverage
+        alpha = alpha * keep + coverage
+        red = red * keep + r * coverage
+        green = green * keep + g * coverage
+        blue = blue * keep + b * coverage
+    if alpha == 0.0:
+        return b"\x00\x00\x00\x00"
+    # PNG stores colour without premultiplied alpha.
+    return bytes((round(red / alpha), round(green / alpha), round(blue / alpha), round(alpha * 255)))
+
+
+def _render(size: int, per_pixel_width: int) -> list[bytes]:
+    """Draw the logo into RGBA rows.
+
+    The image is split into quarters until no edge crosses a part or the part is at
+    most ``per_pixel_width`` pixels wide.
+    """
+    layers = _layers()
+    colors = [color for _, color in layers]
+    pixel = 1.0 / size
+    rows = [bytearray(4 * size) for _ in range(size)]
+
+    def draw_pixels(top: int, left: int, bottom: int, right: int, fixed: list[float | None]) -> None:
+        for py in range(top, bottom):
+            y = (py + 0.5) * pixel
+            row = rows[py]
+            for px in range(left, right):
+                x = (px + 0.5) * pixel
+                coverages = [
+                    min(1.0, max(0.0, 0.5 - shape(x, y) * size)) if known is None else known
+                    for (shape, _), known in zip(layers, fixed)
+                ]
+                row[4 * px : 4 * px + 4] = _composite(coverages, colors)
+
+    def draw_block(top: int, left: int, bottom: int, right: int, fixed: list[float | None]) -> None:
+        center_x = (left + right) / 2 * pixel
+        center_y = (top + bottom) / 2 * pixel
+        # Farthest pixel centre from the block's centre, plus the half pixel over which
+        # an edge is smoothed. The margin absorbs rounding.
+        width, height = right - left - 1, bottom - top - 1
+        reach = (math.sqrt(width * width + height * height) / 2 + 0.5) * pixel + 1e-9
+
+        # A shape whose edge is farther than ``reach`` covers the block fully or not at
+        # all, because its distance changes no more than the position does. A shape
+        # fixed for the enclosing block stays fixed.
+        fixed = list(fixed)
+        for index, (shape, _) in enumerate(layers):
+            if fixed[index] is None:
+                distance = shape(center_x, center_y)
+                if abs(distance) > reach:
+                    fixed[index] = float(distance < 0)
+
+        if None not in fixed:
+            uniform = _composite(fixed, colors)
+            for py in range(top, bottom):
+                rows[py][4 * left : 4 * right] = uniform * (right - left)
+        elif right - left <= per_pixel_width and bottom - top <= per_pixel_width:
+            draw_pixels(top, left, bottom, right, fixed)
+        else:
+            middle_y, middle_x = (top + bottom + 1) // 2, (left + right + 1) // 2
+            for part_top, part_bottom in ((top, middle_y), (middle_y, bottom)):
+                for part_left, part_right in ((left, middle_x), (middle_x, right)):
+                    if part_top < part_bottom and part_left < part_right:
+                        draw_block(part_top, part_left, part_bottom, part_right, fixed)
+
+    draw_block(0, 0, size, size, [None] * len(layers))
+    return [bytes(row) for row in rows]
 
 
 def render_logo_rgba(size: int = 128) -> list[bytes]:
@@ -131,37 +210,7 @@ def render_logo_rgba(size: int = 128) -> list[bytes]:
     """
     if size < 1:
         raise ValueError(f"logo size {size!r} must be a positive number of pixels")
-
-    layers = _layers()
-    samples = SAMPLES_PER_AXIS * SAMPLES_PER_AXIS
-    offsets = [(i + 0.5) / SAMPLES_PER_AXIS for i in range(SAMPLES_PER_AXIS)]
-    rows = []
-    for py in range(size):
-        row = bytearray()
-        for px in range(size):
-            covered = red = green = blue = 0
-            for oy in offsets:
-                for ox in offsets:
-                    color = _topmost_color(layers, (px + ox) / size, (py + oy) / size)
-                    if color is not None:
-                        covered += 1
-                        red += color[0]
-                        green += color[1]
-                        blue += color[2]
-            if covered == 0:
-                row += b"\x00\x00\x00\x00"
-                continue
-            # Integer division rounds half up, so no float reaches the channel values.
-            row += bytes(
-                (
-                    (red + covered // 2) // covered,
-                    (green + covered // 2) // covered,
-                    (blue + covered // 2) // covered,
-                    (255 * covered + samples // 2) // samples,
-                )
-            )
-        rows.append(bytes(row))
-    return rows
+    return _render(size, PER_PIXEL_BLOCK_WIDTH)
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

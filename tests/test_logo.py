@@ -7,7 +7,16 @@ import zlib
 
 import pytest
 
-from llamafactory_cdk8s.logo import CREAM, NAVY, ORANGE, PNG_SIGNATURE, encode_png, render_logo_png
+from llamafactory_cdk8s.logo import (
+    CREAM,
+    NAVY,
+    ORANGE,
+    PNG_SIGNATURE,
+    _render,
+    encode_png,
+    render_logo_png,
+    render_logo_rgba,
+)
 
 Pixel = tuple[int, int, int, int]
 
@@ -117,6 +126,14 @@ def test_transparent_share(logo):
     # The gear's body, a disc 0.8 times the image's width, leaves about half of the
     # square clear, and the teeth cover part of that half.
     assert 0.25 * len(pixels) < transparent < 0.50 * len(pixels)
+
+
+@pytest.mark.parametrize("size", [1, 37, 128])
+def test_block_filling_matches_pixel_by_pixel(size):
+    # With the whole image as the smallest block, every pixel is computed on its own.
+    reference = _render(size, per_pixel_width=size)
+
+    assert render_logo_rgba(size) == reference
 
 
 def test_size_zero_rejected():
