@@ -108,13 +108,13 @@ def _leaf(key: str, value: Any, indent: int) -> list[str]:
     return [f"{' ' * indent}{line}" for line in text.splitlines()]
 
 
-def _section_lines(section: BaseModel, indent: int, skip: tuple[str, ...] = ()) -> list[str]:
+def _section_lines(section: BaseModel, indent: int, prefix: str = "") -> list[str]:
     """Render one model instance key by key, each key under its docstring."""
     lines: list[str] = []
     dumped = section.model_dump(by_alias=True)
     for name, field in type(section).model_fields.items():
         key = field.alias or name
-        if key in skip:
+        if prefix + key in NOT_IN_VALUES_YAML:
             continue
         value = getattr(section, name)
         if indent == 0 and lines:
@@ -122,7 +122,7 @@ def _section_lines(section: BaseModel, indent: int, skip: tuple[str, ...] = ()) 
         lines.extend(_comment(field.description, indent))
         if isinstance(value, BaseModel):
             lines.append(f"{' ' * indent}{key}:")
-            lines.extend(_section_lines(value, indent + 2))
+            lines.extend(_section_lines(value, indent + 2, f"{prefix}{key}."))
             continue
         shown = dumped[key]
         if shown is None and (type(section), name) in EMPTY_AS_UNSET:
@@ -132,14 +132,22 @@ def _section_lines(section: BaseModel, indent: int, skip: tuple[str, ...] = ()) 
 
 
 PLAIN_MANIFESTS_ONLY = ("releaseName", "namespace")
-"""Keys that only the plain manifests read: Helm names the release and its namespace.
-The chart's values.yaml leaves them out; its schema still accepts them, so one
-values file serves both."""
+"""Keys that only the plain manifests read: Helm names the release and its namespace."""
+
+DEPRECATED = ("service.targetPort", "ezua.kyverno")
+"""Keys kept for values files of the chart this project replaces; they change nothing
+(``service.targetPort``, ``ezua.kyverno.enabled``) or repeat another key
+(``ezua.kyverno.labels`` adds pod labels, as ``podLabels`` does)."""
+
+NOT_IN_VALUES_YAML = PLAIN_MANIFESTS_ONLY + DEPRECATED
+"""Keys the chart's values.yaml leaves out, so that every key it shows does something.
+The schema still accepts them, so one values file serves both outputs and old files
+keep working."""
 
 
 def render_values_yaml() -> str:
     """Render the defaults as the chart's commented ``values.yaml``."""
-    return HEADER + "\n" + "\n".join(_section_lines(Values(), 0, PLAIN_MANIFESTS_ONLY)) + "\n"
+    return HEADER + "\n" + "\n".join(_section_lines(Values(), 0)) + "\n"
 
 
 # --- values.schema.json: inlining ------------------------------------------------------
@@ -398,8 +406,13 @@ def render_values_schema() -> dict[str, Any]:
     _map_keys_closed(schema)
     _adjust_section(schema, Values, Values())
     _cross_field_rules(schema)
-    # Helm names the release and its namespace: the two keys are optional there.
-    schema["required"] = [key for key in schema.get("required", []) if key not in PLAIN_MANIFESTS_ONLY]
+    # Keys left out of values.yaml are optional.
+    for path in NOT_IN_VALUES_YAML:
+        *parents, key = path.split(".")
+        section = schema
+        for parent in parents:
+            section = section["properties"][parent]
+        section["required"] = [name for name in section.get("required", []) if name != key]
     schema["$schema"] = DRAFT_07
     schema["title"] = "Values of the llamafactory chart"
     return copy.deepcopy(schema)

@@ -67,7 +67,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{- $_ = set $labels "hpe-ezua/app" (include "llamafactory.name" .) }}
 {{- $_ = set $labels "hpe-ezua/component" .Values.mode }}
 {{- $_ = set $labels "hpe-ezua/type" "vendor-service" }}
-{{- toYaml (merge $labels (.Values.podLabels | default dict) (.Values.ezua.kyverno.labels | default dict)) }}
+{{- toYaml (merge $labels (.Values.podLabels | default dict) (dig "kyverno" "labels" dict .Values.ezua)) }}
 {{- end }}
 
 {{- /* A value written as a string; numbers as in values.number_string. */ -}}
