@@ -172,6 +172,13 @@ def usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
+def load_average() -> str:
+    """Return the 1-minute load average, or "unknown" where the OS does not report it."""
+    if not hasattr(os, "getloadavg"):
+        return "unknown"
+    return f"{os.getloadavg()[0]:.2f}"
+
+
 def describe_machine(python: Path, probe: list[str], helm: str, env: dict[str, str], node: str) -> list[str]:
     python_version, cdk8s_version, plus_version = probe[:3]
     helm_version = run_checked([helm, "version", "--short"], env).strip()
@@ -227,6 +234,7 @@ def benchmark(args: argparse.Namespace, scratch: Path) -> list[str]:
     def clear_outdir() -> None:
         shutil.rmtree(outdir, ignore_errors=True)
 
+    load_before = load_average()
     python = str(args.python)
     synth = Timing("app.py", [python, "app.py", "--outdir", str(outdir)], [])
     floor = Timing("import floor", [python, "-c", "import cdk8s_plus_27"], [])
@@ -239,6 +247,8 @@ def benchmark(args: argparse.Namespace, scratch: Path) -> list[str]:
         "machine:",
         *(f"  {line}" for line in describe_machine(args.python, probe, helm, env, node)),
         f"command: {shlex.join([sys.executable, *sys.argv])}",
+        f"load average (1 minute): {load_before} before, {load_average()} after; other work on the machine "
+        "slows every command",
         f"runs: {args.runs} of each synth command and {args.helm_runs} of each helm command, "
         "alternating, after one untimed run of each; wall-clock seconds",
         f"working directory: {ROOT}",
