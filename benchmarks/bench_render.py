@@ -247,8 +247,8 @@ def benchmark(args: argparse.Namespace, scratch: Path) -> list[str]:
         "machine:",
         *(f"  {line}" for line in describe_machine(args.python, probe, helm, env, node)),
         f"command: {shlex.join([sys.executable, *sys.argv])}",
-        f"load average (1 minute): {load_before} before, {load_average()} after; other work on the machine "
-        "slows every command",
+        f"load average (1 minute): {load_before} before, {load_average()} after; the benchmark itself adds "
+        "about 1, and other work on the machine slows every command",
         f"runs: {args.runs} of each synth command and {args.helm_runs} of each helm command, "
         "alternating, after one untimed run of each; wall-clock seconds",
         f"working directory: {ROOT}",
