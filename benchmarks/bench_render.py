@@ -101,7 +101,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--python",
         type=Path,
         default=DEFAULT_PYTHON,
-        help="Python interpreter that runs app.py and the floor (default: .venv/bin/python)",
+        help="Python interpreter that runs app.py and the floor "
+        "(default: .venv/bin/python; relative paths start at the repository root)",
     )
 
     args = parser.parse_args(argv)
