@@ -267,7 +267,7 @@ def _extra_args_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _shm_schema(schema: dict[str, Any]) -> dict[str, Any]:
     # The model reads a string of digits as the number; the pattern keeps 0..4096.
-    digits = {"type": "string", "pattern": r"^\s*0*([0-9]{1,3}|[1-3][0-9]{3}|40[0-8][0-9]|409[0-6])\s*$"}
+    digits = {"type": "string", "pattern": r"^[ \t\n\r\f\v]*0*([0-9]{1,3}|[1-3][0-9]{3}|40[0-8][0-9]|409[0-6])[ \t\n\r\f\v]*$"}
     core = {key: value for key, value in schema.items() if key != "description"}
     return {"anyOf": [core, digits], "description": schema["description"]}
 
@@ -296,6 +296,10 @@ def _field_override(model: type[BaseModel], name: str, schema: dict[str, Any]) -
         return {**_quantity_schema(), "description": description}
     if (model, name) == (EnvVar, "value"):
         return _env_value_schema(description)
+    if (model, name) == (ImageValues, "tag"):
+        # "" means the default tag, and a whole number is read as its digits.
+        text = {"type": "string", "pattern": f"^({schema['pattern'].strip('^$')})?$"}
+        return {"anyOf": [text, {"type": "integer", "minimum": 0}], "description": description}
     if (model, name) == (EnvVar, "name"):
         return _env_name_schema(schema)
     if (model, name) == (ApiValues, "extra_args"):

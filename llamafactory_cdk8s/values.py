@@ -40,13 +40,13 @@ PLACEHOLDER_PATTERN = r"\$\{(DOMAIN_NAME|AIRGAP_REGISTRY|NAMESPACE)\}"
 """Literal placeholders that PCAI substitutes at deploy time."""
 
 # A Kubernetes resource quantity (apimachinery resource.Quantity), non-negative.
-QUANTITY_PATTERN = r"^(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[mkMGTPE])?$"
+QUANTITY_PATTERN = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[KMGTPE]i|[mkMGTPE])?$"
 
 # RFC 1123 DNS label, as Kubernetes validates object names and namespaces.
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 # A model id or path: no control characters, and not blank or an option ("--help").
-MODEL_PATTERN = r"^[^\s\x00-\x1f\x7f-][^\x00-\x1f\x7f]*$"
+MODEL_PATTERN = r"^[^ \x00-\x1f\x7f-][^\x00-\x1f\x7f]*$"
 
 # RFC 1035 label: what Kubernetes requires of Service names, which start with a letter.
 DNS_1035_LABEL_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
@@ -71,6 +71,9 @@ LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$"
 Quantity = Annotated[str, StringConstraints(pattern=QUANTITY_PATTERN)]
 DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN, max_length=63)]
 LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE_PATTERN, max_length=63)]
+ASCII_SPACE = " \t\n\r\f\v"
+"""Characters stripped around numbers written as strings, as the chart's schema allows."""
+
 NO_CONTROL_CHARS_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 NoControlChars = Annotated[str, StringConstraints(pattern=NO_CONTROL_CHARS_PATTERN)]
 
@@ -250,7 +253,7 @@ class ImageValues(ValuesSection):
     repository: Annotated[
         str,
         StringConstraints(
-            pattern=r"^((\$\{[A-Z_]+\}|[A-Za-z0-9.-]+(:\d+)?)/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$"
+            pattern=r"^((\$\{[A-Z_]+\}|[A-Za-z0-9.-]+(:[0-9]+)?)/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$"
         ),
     ] = (
         "hiyouga/llamafactory"
@@ -286,7 +289,7 @@ class ImageValues(ValuesSection):
     @classmethod
     def _registry_is_host(cls, value: str) -> str:
         host = _strip_placeholders(value).rstrip("/")
-        if host and not re.fullmatch(r"[A-Za-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)*", host):
+        if host and not re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*", host):
             raise ValueError(
                 f"{value!r} is not a registry host; set a host such as "
                 "'registry.example.com:5000' or '${AIRGAP_REGISTRY}'"
@@ -344,7 +347,9 @@ class ApiValues(ValuesSection):
 
     adapter: NoControlChars | None = None
     """LoRA adapter to load on top of the model (`--adapter_name_or_path`), for
-    example a checkpoint under `/app/output`. Default unset."""
+    example a checkpoint under `/app/output`. Default unset; empty means unset."""
+
+    _adapter_unset = field_validator("adapter", mode="before")(empty_as_unset)
 
     extra_args: dict[
         Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")],
@@ -403,7 +408,7 @@ class HuggingFaceValues(ValuesSection):
     existing_secret_key: Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$")] = "token"
     """Key inside `existingSecret`. Default `token`."""
 
-    endpoint: Annotated[str, StringConstraints(pattern=r"^(https?://[^\s]+)?$")] = ""
+    endpoint: Annotated[str, StringConstraints(pattern=r"^(https?://[^ \x00-\x1f\x7f]+)?$")] = ""
     """Hub mirror URL (`HF_ENDPOINT`). Default empty: the public Hub."""
 
     offline: bool = False
@@ -486,7 +491,7 @@ class ResourcesValues(ValuesSection):
         gpu_request = requests.pop(GPU_RESOURCE, None)
         gpu_limit = limits.pop(GPU_RESOURCE, None)
         for side, count in (("requests", gpu_request), ("limits", gpu_limit)):
-            if count is not None and not re.fullmatch(r"\d+", count):
+            if count is not None and not re.fullmatch(r"[0-9]+", count):
                 raise KeyedError(
                     f"{side}.{GPU_RESOURCE}",
                     f"{count!r} is not a whole number of GPUs; set an integer such as 1",
@@ -816,7 +821,7 @@ class VirtualServiceValues(ValuesSection):
     )
     """Gateway as `namespace/name`. Default `istio-system/ezaf-gateway`, PCAI's gateway."""
 
-    timeout: Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?(h|m|s|ms)$")] = "0s"
+    timeout: Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(h|m|s|ms)$")] = "0s"
     """Route timeout. Default `0s`, which Istio treats as no timeout: LLaMA Board
     streams training progress over server-sent events for hours."""
 
@@ -1005,7 +1010,7 @@ class Values(ValuesSection):
     @field_validator("shm_size_gi", mode="before")
     @classmethod
     def _shm_digits(cls, value: Any) -> Any:
-        if isinstance(value, str) and re.fullmatch(r"\d+", value.strip()):
+        if isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip(ASCII_SPACE)):
             return int(value)
         return value
 

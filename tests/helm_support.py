@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import subprocess
 import tempfile
@@ -41,7 +42,7 @@ def helm_template(
         command = ["helm", "template", release, str(chart), "--namespace", namespace, *extra]
         if settings is not None:
             path = Path(directory) / "values.yaml"
-            text = settings if isinstance(settings, str) else json.dumps(dict(settings))
+            text = settings if isinstance(settings, str) else json.dumps(dict(settings), ensure_ascii=False)
             path.write_text(text, encoding="utf-8")
             command += ["-f", str(path)]
         result = subprocess.run(command, capture_output=True, text=True, timeout=60)
@@ -84,4 +85,13 @@ def assert_same_objects(helm: list[Manifest], python: list[Manifest]) -> None:
     synthesized = by_identity(python)
     assert sorted(rendered) == sorted(synthesized)
     for key, manifest in synthesized.items():
-        assert rendered[key] == manifest, f"{key} differs"
+        if rendered[key] != manifest:
+            diff = difflib.unified_diff(
+                yaml.safe_dump(manifest).splitlines(),
+                yaml.safe_dump(rendered[key]).splitlines(),
+                "constructs",
+                "helm",
+                lineterm="",
+                n=2,
+            )
+            raise AssertionError(f"{key} differs:\n" + "\n".join(diff))

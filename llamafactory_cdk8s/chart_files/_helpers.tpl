@@ -202,7 +202,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{- range $values.supplementalGroups }}{{ $groups = append $groups (int64 .) }}{{ end }}
 {{- $_ := set $context "supplementalGroups" $groups }}
 {{- end }}
-{{- with $values.seccompProfile }}{{ $_ := set $context "seccompProfile" (include "llamafactory.seccompProfile" . | fromYaml) }}{{ end }}
+{{- if kindIs "map" $values.seccompProfile }}
+{{- $_ := set $context "seccompProfile" (include "llamafactory.seccompProfile" $values.seccompProfile | fromYaml) }}
+{{- end }}
 {{- toYaml $context }}
 {{- end }}
 
@@ -223,7 +225,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{- if .drop }}{{ $_ := set $capabilities "drop" .drop }}{{ end }}
 {{- end }}
 {{- if $capabilities }}{{ $_ := set $context "capabilities" $capabilities }}{{ end }}
-{{- with $values.seccompProfile }}{{ $_ := set $context "seccompProfile" (include "llamafactory.seccompProfile" . | fromYaml) }}{{ end }}
+{{- if kindIs "map" $values.seccompProfile }}
+{{- $_ := set $context "seccompProfile" (include "llamafactory.seccompProfile" $values.seccompProfile | fromYaml) }}
+{{- end }}
 {{- toYaml $context }}
 {{- end }}
 
@@ -281,6 +285,27 @@ check of the values model (values.py), and names the key and the fix. */ -}}
 {{- if and $limit (gt (include "llamafactory.quantityValue" $request | float64) (include "llamafactory.quantityValue" $limit | float64)) }}
 {{- fail (printf "resources.requests.%s: %s is above resources.limits.%s (%s); lower the request or raise the limit" $name $request $name $limit) }}
 {{- end }}
+{{- end }}
+{{- range $index, $toleration := .Values.tolerations }}
+{{- if and (eq (index $toleration "operator" | default "") "Exists") (index $toleration "value") }}
+{{- fail (printf "tolerations[%d].value: %q is set with operator Exists; remove value or use operator Equal" $index (index $toleration "value")) }}
+{{- end }}
+{{- if and (not (index $toleration "key")) (ne (index $toleration "operator" | default "") "Exists") }}
+{{- fail (printf "tolerations[%d].operator: an empty key tolerates every taint only with operator Exists; set key or operator: Exists" $index) }}
+{{- end }}
+{{- if and (not (kindIs "invalid" (index $toleration "tolerationSeconds"))) (ne (index $toleration "effect" | default "") "NoExecute") }}
+{{- fail (printf "tolerations[%d].tolerationSeconds: applies only to effect NoExecute; set effect: NoExecute or remove it" $index) }}
+{{- end }}
+{{- end }}
+{{- range $key, $context := dict "podSecurityContext" .Values.podSecurityContext "securityContext" .Values.securityContext }}
+{{- with index $context "seccompProfile" }}
+{{- if ne (eq (.type | default "RuntimeDefault") "Localhost") (not (empty .localhostProfile)) }}
+{{- fail (printf "%s.seccompProfile.localhostProfile: is required with type Localhost and allowed only there" $key) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and .Values.securityContext.privileged (not .Values.securityContext.allowPrivilegeEscalation) }}
+{{- fail "securityContext.privileged: true needs allowPrivilegeEscalation: true, which Kubernetes requires with it; set both, or leave privileged false" }}
 {{- end }}
 {{- $port := include "llamafactory.port" . | atoi }}
 {{- with .Values.service.targetPort }}

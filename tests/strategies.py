@@ -1,0 +1,249 @@
+"""Hypothesis strategies for values files, derived from the values model.
+
+Every leaf of the chart's values.yaml gets a strategy from its type and constraints:
+choices for literals, the bounds of integers, the pattern of strings. Maps and lists
+get hand-written strategies with realistic keys. Leaf strategies draw valid values;
+INVALID holds, for every leaf, values of the wrong type or out of range; a file
+drawn with ``invalid=True`` carries one of them and must be refused. Cross-field rules (mount paths, GPU counts, startup budget) are
+left to chance: files that break them must be refused too.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from typing import Annotated, Any, Literal
+
+import annotated_types
+from hypothesis import strategies as st
+from pydantic import BaseModel, StringConstraints
+from pydantic.fields import FieldInfo
+
+from llamafactory_cdk8s.helm_values import NOT_IN_VALUES_YAML
+from llamafactory_cdk8s.values import Values, nested_model
+
+# Strings that try to leave their YAML scalar or run template code.
+HOSTILE = ["a: b", "x\ny: z", '"quoted"', "{{ .Release.Name }}", "- item", "#comment", "", " ", "null", "1e3"]
+
+LABEL_KEYS = st.sampled_from(["team", "example.com/owner", "tier", "app.kubernetes.io/name", "hpe-ezua/app"])
+LABEL_VALUES = st.from_regex(r"\A([a-z0-9]([-a-z0-9_.]{0,8}[a-z0-9])?)?\Z")
+QUANTITIES = st.one_of(
+    st.sampled_from(["1", "2", "500m", "8", "1.5", "64Gi", "512Mi", "1Ti", "100M", "1e3", "0"]),
+    st.integers(0, 64),
+)
+PATHS = st.sampled_from(["/data", "/models", "/app/custom_data", "/app/output", "/mnt/a/", "/cache/huggingface", "/tmp", "/app/data"])
+
+
+# Printable ASCII; the tests for other characters are written by hand.
+ASCII = st.characters(min_codepoint=32, max_codepoint=126)
+
+
+def _resources() -> st.SearchStrategy[dict[str, Any]]:
+    side = st.fixed_dictionaries(
+        {},
+        optional={
+            "cpu": QUANTITIES,
+            "memory": st.sampled_from(["8Gi", "64Gi", "512Mi", "100G", 1000000000]),
+            "nvidia.com/gpu": st.one_of(st.integers(0, 4), st.sampled_from(["1", "2", "500m"])),
+            "ephemeral-storage": st.sampled_from(["10Gi", "1Ti"]),
+        },
+    )
+    return st.fixed_dictionaries({}, optional={"requests": side, "limits": side})
+
+
+SECCOMP_PROFILES = st.sampled_from(
+    [{"type": "RuntimeDefault"}, {"type": "Localhost", "localhostProfile": "profiles/lf.json"}, {"type": "Unconfined"}, {}]
+)
+
+
+def _tolerations() -> st.SearchStrategy[list[dict[str, Any]]]:
+    keys = st.sampled_from(["nvidia.com/gpu", "dedicated", "team"])
+    exists = st.fixed_dictionaries(
+        {"key": keys, "operator": st.just("Exists")},
+        optional={"effect": st.sampled_from(["NoSchedule", "PreferNoSchedule"])},
+    )
+    equal = st.fixed_dictionaries(
+        {"key": keys, "value": st.sampled_from(["gpu", "a"])},
+        optional={"operator": st.just("Equal"), "effect": st.sampled_from(["NoSchedule", "PreferNoSchedule"])},
+    )
+    evicting = st.fixed_dictionaries(
+        {"key": keys, "operator": st.just("Exists"), "effect": st.just("NoExecute")},
+        optional={"tolerationSeconds": st.integers(0, 10_000_000)},
+    )
+    return st.lists(st.one_of(exists, equal, evicting), max_size=2)
+
+
+OVERRIDES: dict[str, st.SearchStrategy[Any]] = {
+    "imagePullSecrets": st.lists(
+        st.one_of(st.sampled_from(["regcred", "pull"]), st.fixed_dictionaries({"name": st.sampled_from(["regcred", "b"])})),
+        max_size=2,
+    ),
+    "api.extraArgs": st.dictionaries(
+        st.sampled_from(["trust_remote_code", "max_new_tokens", "temperature", "quantization_bit", "vllm_maxlen"]),
+        st.one_of(st.booleans(), st.integers(-5, 10**12), st.floats(allow_nan=False, allow_infinity=False, width=64), st.text(max_size=5)),
+        max_size=3,
+    ),
+    "extraEnv": st.lists(
+        st.fixed_dictionaries(
+            {"name": st.sampled_from(["NCCL_DEBUG", "OMP_NUM_THREADS", "X", "HF_HOME"])},
+            optional={"value": st.one_of(st.text(max_size=8), st.integers(-10, 10**9), st.booleans(), st.none(), st.floats(allow_nan=False, allow_infinity=False))},
+        ),
+        max_size=3,
+    ),
+    "resources": _resources(),
+    "tolerations": _tolerations(),
+    "podLabels": st.dictionaries(LABEL_KEYS, LABEL_VALUES, max_size=2),
+    "podAnnotations": st.dictionaries(LABEL_KEYS, st.sampled_from(["x", "a: b", "{{ 1 }}", "", "true", "1"]), max_size=2),
+    "nodeSelector": st.dictionaries(LABEL_KEYS, LABEL_VALUES, max_size=2),
+    "affinity": st.sampled_from(
+        [
+            {},
+            {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}]}}},
+            {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 50, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname"}}]}},
+        ]
+    ),
+    "podSecurityContext.seccompProfile": SECCOMP_PROFILES,
+    # Budgets below the 600 s floor are refused; most draws stay above it.
+    "probes.startup.failureThreshold": st.one_of(st.none(), st.integers(1, 59), st.integers(60, 10_000)),
+    "securityContext.seccompProfile": st.one_of(st.none(), SECCOMP_PROFILES),
+    "podSecurityContext.supplementalGroups": st.lists(st.integers(0, 10**7), max_size=2),
+    "securityContext.capabilities.add": st.lists(st.sampled_from(["SYS_PTRACE", "IPC_LOCK"]), max_size=1),
+    "securityContext.capabilities.drop": st.lists(st.sampled_from(["ALL", "NET_RAW"]), max_size=1),
+    "ezua.authorizationPolicy.matchLabels": st.dictionaries(LABEL_KEYS, LABEL_VALUES, max_size=2),
+    "image.registry": st.sampled_from(["", "${AIRGAP_REGISTRY}", "registry.example.com:5000", "reg.example.com/mirror/"]),
+    "ezua.virtualService.endpoint": st.sampled_from(["llamafactory.${DOMAIN_NAME}", "lf.example.com", "*.example.com", "bad host"]),
+    "shmSizeGi": st.one_of(st.integers(0, 64), st.sampled_from(["16", " 8 ", "x"])),
+    "persistence.hfCache.mountPath": st.one_of(st.none(), PATHS),
+    "persistence.data.mountPath": PATHS,
+    "persistence.output.mountPath": PATHS,
+    "persistence.webuiState.mountPath": st.sampled_from(["/app", "/app/", "/state"]),
+    "persistence.hfCache.size": QUANTITIES,
+    "persistence.data.size": QUANTITIES,
+    "image.tag": st.one_of(st.sampled_from(["0.9.4", "latest", "", "v1.0-rc.1"]), st.integers(1, 99)),
+}
+
+
+def _unwrap(annotation: Any) -> tuple[list[Any], list[Any], bool]:
+    """Return the non-None alternatives of an annotation, their constraints, and
+    whether None is allowed."""
+    alternatives: list[Any] = []
+    metadata: list[Any] = []
+    optional = False
+    arguments = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else [annotation]
+    for argument in arguments:
+        if argument is type(None):
+            optional = True
+        elif typing.get_origin(argument) is Annotated:
+            base, *extra = typing.get_args(argument)
+            alternatives.append(base)
+            metadata.extend(extra)
+        else:
+            alternatives.append(argument)
+    return alternatives, metadata, optional
+
+
+def _default(path: str) -> Any:
+    node: Any = DEFAULTS
+    for part in path.split("."):
+        node = node[part]
+    return node
+
+
+def _leaf(field: FieldInfo, path: str) -> tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]:
+    """Return strategies for valid and for invalid values of a leaf."""
+    alternatives, metadata, optional = _unwrap(field.annotation)
+    metadata = [*metadata, *field.metadata]
+    valid: list[st.SearchStrategy[Any]] = []
+    invalid: list[st.SearchStrategy[Any]] = [st.just({"a": 1}), st.just([1])]
+    for alternative in alternatives:
+        if typing.get_origin(alternative) is Literal:
+            valid.append(st.sampled_from(list(typing.get_args(alternative))))
+            invalid.append(st.sampled_from(["bogus", 1]))
+        elif alternative is bool:
+            valid.append(st.booleans())
+            invalid.append(st.sampled_from(["yes", 1]))
+        elif alternative is int:
+            low = next((item.ge for item in metadata if isinstance(item, annotated_types.Ge)), 0)
+            high = next((item.le for item in metadata if isinstance(item, annotated_types.Le)), 100_000)
+            valid.append(st.integers(low, min(high, low + 100_000)))
+            invalid.append(st.sampled_from([low - 1, high + 1, "8", 1.5, True]))
+        elif alternative is str:
+            pattern = next((item.pattern for item in metadata if isinstance(item, StringConstraints) and item.pattern), None)
+            # Generate with \Z: Python's $ also matches before a final newline.
+            anchored = re.sub(r"\$$", r"\\Z", pattern) if pattern else None
+            text = st.from_regex(anchored, fullmatch=True, alphabet=ASCII) if anchored else st.text(ASCII, max_size=12)
+            valid.append(text.filter(lambda value: len(value) <= 80))
+            invalid.append(st.sampled_from([*HOSTILE, 7, True]))
+    # null deletes a key in Helm; the model allows it only where the default is empty.
+    if optional and _default(path) is None:
+        valid.append(st.none())
+    if not valid:
+        raise TypeError(f"no strategy for {field.annotation!r}; add one to OVERRIDES")
+    return st.one_of(valid), st.one_of(invalid)
+
+
+DEFAULTS = Values().model_dump(by_alias=True)
+
+INVALID: dict[str, st.SearchStrategy[Any]] = {}
+"""Invalid values by leaf path, filled by leaf_strategies."""
+
+
+def leaf_strategies(model: type[BaseModel] = Values, prefix: str = "") -> dict[str, st.SearchStrategy[Any]]:
+    """Return a strategy for every leaf key of the chart's values.yaml, by dotted path."""
+    found: dict[str, st.SearchStrategy[Any]] = {}
+    for name, field in model.model_fields.items():
+        key = prefix + (field.alias or name)
+        if key in NOT_IN_VALUES_YAML:
+            continue
+        if key in OVERRIDES:
+            found[key] = OVERRIDES[key]
+            INVALID[key] = st.sampled_from(["x", 5, [{"bogus": 1}], {"bogus": {"a": 1}}, None])
+            continue
+        section = nested_model(field.annotation)
+        if section is not None and typing.get_origin(field.annotation) is not list:
+            found.update(leaf_strategies(section, f"{key}."))
+        else:
+            found[key], INVALID[key] = _leaf(field, key)
+    return found
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for path, value in flat.items():
+        *parents, last = path.split(".")
+        node = nested
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[last] = value
+    return nested
+
+
+LEAVES = leaf_strategies()
+
+MODES = st.one_of(
+    st.just({}),
+    st.just({"mode": "api", "api": {"model": "org/model"}}),
+)
+
+
+@st.composite
+def values_files(draw: st.DrawFn, max_leaves: int = 8, invalid: bool = False) -> dict[str, Any]:
+    """Draw a values file: a mode, then up to ``max_leaves`` leaves set at random;
+    with ``invalid``, one more leaf set to a value of the wrong type or range."""
+    paths = draw(st.lists(st.sampled_from(sorted(LEAVES)), max_size=max_leaves, unique=True))
+    flat = {path: draw(LEAVES[path], label=path) for path in paths}
+    if invalid:
+        path = draw(st.sampled_from(sorted(INVALID)), label="invalid leaf")
+        flat[path] = draw(INVALID[path], label=f"invalid {path}")
+    settings = draw(MODES)
+    nested = _nest(flat)
+    for key, value in nested.items():
+        if isinstance(value, dict) and isinstance(settings.get(key), dict):
+            settings[key] = {**settings[key], **value}
+        else:
+            settings[key] = value
+    return settings
+
+
+RELEASE_NAMES = st.from_regex(r"\A[a-z]([-a-z0-9]{0,30}[a-z0-9])?\Z")
