@@ -3,13 +3,18 @@
 # scripts/with-tools.sh puts .venv/bin, .tools/bin and the wheel's Node 24
 # first on PATH.
 
-.PHONY: setup dist synth test check-dist
+.PHONY: setup setup-checkov dist synth test check-dist
 
 # Extra arguments for pytest, e.g. make test PYTEST_ARGS='-k helm -x'.
 PYTEST_ARGS ?=
 
 setup:
 	@bash scripts/setup.sh
+
+# checkov lives in a virtual environment of its own (.tools/checkov-venv): its
+# pins clash with the project's. Only the tests need it.
+setup-checkov:
+	@bash scripts/setup-checkov.sh
 
 # Rebuild dist/ from scratch, as `cdk8s synth` does, so that a file no
 # chart writes any more shows up as deleted in check-dist.
@@ -21,7 +26,7 @@ synth: setup
 	scripts/with-tools.sh tools/node_modules/.bin/cdk8s synth --no-check-upgrade
 
 # pytest exits 5 when it collects no tests; that fails here and in CI.
-test: setup
+test: setup setup-checkov
 	scripts/with-tools.sh .venv/bin/python -m pytest $(PYTEST_ARGS) || { \
 		rc=$$?; \
 		if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \

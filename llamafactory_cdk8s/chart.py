@@ -9,10 +9,11 @@ from constructs import Construct
 
 from .ingress import EzuaIngress
 from .naming import ReleaseNames
+from .network_policy import AppNetworkPolicy
 from .shm import ShmVolume
 from .storage import StorageConstruct
 from .values import Values
-from .workload import LlamaFactoryWorkload
+from .workload import PORT_NAME, LlamaFactoryWorkload
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,13 @@ class LlamaFactoryChart(cdk8s.Chart):
         # shm size, so the volume is not given the limit to check a second time.
         self.shm = ShmVolume(self, "shm", size_gi=values.shm_size_gi) if values.shm_size_gi > 0 else None
         self.workload = LlamaFactoryWorkload(self, "workload", values=values, names=names, storage=self.storage, shm=self.shm)
+        self.network_policy = (
+            AppNetworkPolicy(
+                self, "network-policy", names=names, port_name=PORT_NAME, namespaces=values.network_policy.allowed_namespaces
+            )
+            if values.network_policy.enabled
+            else None
+        )
         self.ingress = EzuaIngress(
             self,
             "ingress",

@@ -1,4 +1,4 @@
-"""ConnectionTestPod: a pod that checks the release's Service answers on the probe path."""
+"""ConnectionTest: a Job that checks the release's Service answers on the probe path."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from constructs import Construct
 
 from .naming import ReleaseNames
 from .values import Values
-from .workload import PROBE_PATHS, container_security_context, pod_security_context
+from .workload import PROBE_PATHS
 
 CHECK_SCRIPT = """\
 import sys, time, urllib.request
@@ -29,13 +29,18 @@ sys.exit(1)
 
 CHECK_RESOURCES = {"cpu": "100m", "memory": "128Mi"}
 
+NOBODY = 65534
+"""The check needs no file of its own, so it runs as the unprivileged ``nobody``."""
 
-class ConnectionTestPod(Construct):
-    """A one-shot pod that asks the Service for the mode's probe path.
 
-    It runs the application's own image, which is already on the node, with its
-    Python interpreter, so the check costs no extra pull. It requests no GPU and sets
-    a CPU limit, as PCAI's admission rules require of every container.
+class ConnectionTest(Construct):
+    """A one-shot Job that asks the Service for the mode's probe path.
+
+    It runs the application's own image, whose layers are already on the node, with
+    its Python interpreter, so the check downloads nothing new. It requests no GPU and
+    sets a CPU limit, as PCAI's admission rules require of every container. It runs
+    as ``nobody`` on a read-only root filesystem with no capabilities, whatever the
+    application's own security settings are.
 
     Args:
         values: the release's settings.
@@ -57,33 +62,47 @@ class ConnectionTestPod(Construct):
         url = f"http://{names.fullname}:{values.service_port}{PROBE_PATHS[values.mode]}"
         quantities = {name: k8s.Quantity.from_string(value) for name, value in CHECK_RESOURCES.items()}
         pull_secrets = [k8s.LocalObjectReference(name=secret.name) for secret in values.image_pull_secrets]
-        self.pod = k8s.KubePod(
+        labels = {**names.labels, "app.kubernetes.io/component": "test"}
+        self.job = k8s.KubeJob(
             self,
-            "pod",
+            "job",
             metadata=k8s.ObjectMeta(
                 name=names.object_name("connection-test"),
-                labels={**names.labels, "app.kubernetes.io/component": "test"},
+                labels=labels,
                 annotations=dict(annotations or {}) or None,
             ),
-            spec=k8s.PodSpec(
-                restart_policy="Never",
-                automount_service_account_token=False,
-                enable_service_links=False,
-                image_pull_secrets=pull_secrets or None,
-                containers=[
-                    k8s.Container(
-                        name="check",
-                        image=values.image.reference(),
-                        image_pull_policy=values.image.pull_policy,
-                        command=["python3", "-c", CHECK_SCRIPT],
-                        args=[url],
-                        resources=k8s.ResourceRequirements(limits=quantities, requests=quantities),
-                    )
-                ],
+            spec=k8s.JobSpec(
+                backoff_limit=0,
+                template=k8s.PodTemplateSpec(
+                    metadata=k8s.ObjectMeta(labels=labels),
+                    spec=k8s.PodSpec(
+                        restart_policy="Never",
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        image_pull_secrets=pull_secrets or None,
+                        security_context=k8s.PodSecurityContext(
+                            run_as_user=NOBODY,
+                            run_as_group=NOBODY,
+                            run_as_non_root=True,
+                            seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+                        ),
+                        containers=[
+                            k8s.Container(
+                                name="check",
+                                image=values.image.reference(),
+                                image_pull_policy=values.image.pull_policy,
+                                command=["python3", "-c", CHECK_SCRIPT],
+                                args=[url],
+                                resources=k8s.ResourceRequirements(limits=quantities, requests=quantities),
+                                security_context=k8s.SecurityContext(
+                                    allow_privilege_escalation=False,
+                                    privileged=False,
+                                    read_only_root_filesystem=True,
+                                    capabilities=k8s.Capabilities(drop=["ALL"]),
+                                ),
+                            )
+                        ],
+                    ),
+                ),
             ),
-        )
-        # Security contexts are written as the workload's, field for field.
-        self.pod.add_json_patch(
-            cdk8s.JsonPatch.add("/spec/containers/0/securityContext", container_security_context(values)),
-            cdk8s.JsonPatch.add("/spec/securityContext", pod_security_context(values)),
         )

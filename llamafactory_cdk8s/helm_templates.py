@@ -28,7 +28,7 @@ import cdk8s
 import yaml
 
 from .chart import LlamaFactoryChart
-from .connection_test import ConnectionTestPod
+from .connection_test import ConnectionTest
 from .loading import values_from_mapping
 from .naming import ReleaseNames
 from .storage import WEBUI_STATE_DIRECTORIES
@@ -295,7 +295,7 @@ class Samples:
 
 SAMPLE_SETTINGS: dict[str, dict[str, Any]] = {
     # LLaMA Board with every optional variable: a Hub token, a mirror, offline mode,
-    # and a non-root user (which sets HOME).
+    # and a non-root user.
     "webui": {
         "huggingface": {"token": "sample-token", "endpoint": "https://hub.example", "offline": True},
         "podSecurityContext": {"runAsUser": 1000, "fsGroup": 1000},
@@ -318,7 +318,7 @@ def synthesize_objects(values: Values, *, with_tests: bool = True) -> list[dict[
     app = cdk8s.App()
     chart = LlamaFactoryChart(app, "release", values=values)
     if with_tests:
-        ConnectionTestPod(
+        ConnectionTest(
             chart,
             "connection-test",
             values=values,
@@ -446,7 +446,7 @@ def _env(samples: Samples) -> list[Any]:
         If(".Values.huggingface.offline", webui["HF_HUB_OFFLINE"]),
         If(".Values.huggingface.endpoint", webui["HF_ENDPOINT"]),
         If(has_token, _secret_env(webui["HF_TOKEN"], ".Values.huggingface", "hf-token")),
-        If('include "llamafactory.runsAsNonRoot" .', webui["HOME"]),
+        webui["HOME"],
         Range(".Values.extraEnv", {"name": Go(".name | quote"), "value": Go('include "llamafactory.string" .value | quote')}),
     ]
 
@@ -604,9 +604,12 @@ def ingress_templates(samples: Samples) -> str:
 def test_template(samples: Samples) -> str:
     names = samples.names
     assert names is not None
-    tree = samples.find("webui", "Pod")
+    tree = samples.find("webui", "Job")
     _metadata(tree, name=object_name("connection-test"), component="test")
-    container = tree["spec"]["containers"][0]
+    pod = tree["spec"]["template"]
+    expect(pod, ("metadata", "labels", "app.kubernetes.io/instance"), SAMPLE_RELEASE)
+    put(pod, ("metadata", "labels"), {Lines('include "llamafactory.labels" .'): None, "app.kubernetes.io/component": "test"})
+    container = pod["spec"]["containers"][0]
     put(container, ("image",), Go('include "llamafactory.image" . | quote'))
     put(container, ("imagePullPolicy",), Go(".Values.image.pullPolicy | quote"))
     url = container["args"][-1]
@@ -618,10 +621,25 @@ def test_template(samples: Samples) -> str:
         ("args", len(container["args"]) - 1),
         Go(f'printf "http://%s:%s%s" ({FULLNAME}) (include "llamafactory.servicePort" .) (include "llamafactory.probePath" .) | quote'),
     )
-    put(container, ("securityContext",), Block('include "llamafactory.containerSecurityContext" .'))
-    put(tree, ("spec", "securityContext"), Block('include "llamafactory.podSecurityContext" .'))
-    put(tree, ("spec", "imagePullSecrets"), If('include "llamafactory.imagePullSecrets" .', Block("."), keyword="with"), new=True)
+    put(pod["spec"], ("imagePullSecrets",), If('include "llamafactory.imagePullSecrets" .', Block("."), keyword="with"), new=True)
     return render_document(tree)
+
+
+def network_policy_template(samples: Samples) -> str:
+    tree = samples.find("webui", "NetworkPolicy")
+    _metadata(tree, name=f"{FULLNAME} | quote", component="network")
+    spec = tree["spec"]
+    selector = {Lines('include "llamafactory.selectorLabels" .'): None}
+    put(spec, ("podSelector", "matchLabels"), selector)
+    sources = spec["ingress"][0]["from"]
+    if len(sources) != 2 or "namespaceSelector" not in sources[0] or "podSelector" not in sources[1]:
+        raise ValueError(f"the constructs admit {sources!r}; the chart declares one namespace and the release's pods")
+    namespace = sources[0]
+    (label,) = namespace["namespaceSelector"]["matchLabels"]
+    put(namespace, ("namespaceSelector", "matchLabels", label), Go(". | quote"))
+    put(sources[1], ("podSelector", "matchLabels"), {Lines('include "llamafactory.selectorLabels" $'): None})
+    put(spec["ingress"][0], ("from",), [Range(".Values.networkPolicy.allowedNamespaces", namespace), sources[1]])
+    return render_document(tree, ".Values.networkPolicy.enabled")
 
 
 TEMPLATES: dict[str, Callable[[Samples], str]] = {
@@ -629,6 +647,7 @@ TEMPLATES: dict[str, Callable[[Samples], str]] = {
     "secrets.yaml": secret_templates,
     "deployment.yaml": deployment_template,
     "service.yaml": service_template,
+    "networkpolicy.yaml": network_policy_template,
     "istio.yaml": ingress_templates,
     "tests/connection-test.yaml": test_template,
 }

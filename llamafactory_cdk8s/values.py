@@ -91,6 +91,13 @@ RESERVED_ENV = {
     "HF_HOME": "persistence.hfCache.mountPath",
     "HF_HUB_OFFLINE": "huggingface.offline",
     "HF_ENDPOINT": "huggingface.endpoint",
+    "GRADIO_ANALYTICS_ENABLED": "",
+    "HOME": "",
+}
+# Reserved variables with no key of their own: why the chart fixes them.
+FIXED_ENV = {
+    "GRADIO_ANALYTICS_ENABLED": "the chart turns Gradio's analytics off",
+    "HOME": "the chart points it at the writable /tmp volume",
 }
 
 
@@ -270,9 +277,12 @@ class ImageValues(ValuesSection):
     """Image digest (`sha256:…`). When set, the image is pinned by digest and the
     tag is kept only for readability. Default empty."""
 
-    pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
-    """Kubernetes imagePullPolicy. Default `IfNotPresent`: the image is several GB and
-    a pinned tag or digest never changes."""
+    pull_policy: Literal["IfNotPresent", "Always", "Never"] = "Always"
+    """Kubernetes imagePullPolicy. Default `Always`: the kubelet asks the registry which
+    image the tag names and downloads only layers it lacks, so a retagged image is
+    noticed and the several-GB layers are fetched once per node. A pod then starts
+    only while the registry answers; `IfNotPresent` lets cached images start without
+    it."""
 
     @field_validator("tag", mode="before")
     @classmethod
@@ -633,10 +643,11 @@ class SecurityContextValues(ValuesSection):
     privileged: bool = False
     """Default false."""
 
-    read_only_root_filesystem: bool = False
-    """Default false: LLaMA Factory and its libraries write caches under the image's
-    directories. True works together with the writable volumes the chart always
-    mounts (`/tmp`, the WebUI state and the model cache)."""
+    read_only_root_filesystem: bool = True
+    """Default true: LLaMA Factory writes only to the volumes the chart mounts (the
+    model cache, LLaMA Board's `saves/`, `cache/` and `config/`, the data and output
+    claims), and `HOME` is the writable `/tmp`, where libraries keep their caches.
+    Set false for an image or plugin that writes elsewhere."""
 
     run_as_non_root: bool | None = None
     """Refuse to start as UID 0; overrides the pod setting. Default unset."""
@@ -885,6 +896,22 @@ class EzuaValues(ValuesSection):
     """Deprecated settings of the old chart's Kyverno policy."""
 
 
+class NetworkPolicyValues(ValuesSection):
+    """A NetworkPolicy that admits connections to the app's port only from the
+    gateway's namespace and from the release's own pods (the `helm test` check)."""
+
+    enabled: bool = True
+    """Create the policy. Default true. It takes effect where the cluster's network
+    plugin enforces NetworkPolicies; `kubectl port-forward` is not affected. A
+    `NodePort` or `LoadBalancer` Service receives traffic from outside the cluster,
+    which the policy drops: set false for those, or list the clients' namespaces."""
+
+    allowed_namespaces: list[DnsLabel] = Field(default_factory=lambda: ["istio-system"])
+    """Namespaces whose pods may connect. Default `istio-system`, where PCAI's Istio
+    ingress gateway runs. Add the namespace of any other client, for example a
+    notebook namespace that calls the API."""
+
+
 # --- root ---------------------------------------------------------------------------------
 
 
@@ -996,6 +1023,9 @@ class Values(ValuesSection):
     """Share the node's IPC namespace. Default false; `shmSizeGi` gives NCCL the
     shared memory it needs without it."""
 
+    network_policy: NetworkPolicyValues = Field(default_factory=NetworkPolicyValues)
+    """Who may connect to the app."""
+
     ezua: EzuaValues = Field(default_factory=EzuaValues)
     """PCAI integration."""
 
@@ -1038,7 +1068,9 @@ class Values(ValuesSection):
             if variable.name in RESERVED_ENV:
                 raise KeyedError(
                     f"extraEnv[{index}].name",
-                    f"{variable.name} is set by the chart; use {RESERVED_ENV[variable.name]} instead",
+                    f"{variable.name} is set by the chart; use {RESERVED_ENV[variable.name]} instead"
+                    if RESERVED_ENV[variable.name]
+                    else f"{variable.name} is set by the chart ({FIXED_ENV[variable.name]}); remove it",
                 )
             if variable.name in seen:
                 raise KeyedError(f"extraEnv[{index}].name", f"{variable.name} is listed twice; keep one")

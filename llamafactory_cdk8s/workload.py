@@ -296,10 +296,10 @@ class LlamaFactoryWorkload(Construct):
         )
         if token is not None:
             env["HF_TOKEN"] = token
-        if values.runs_as_non_root:
-            # A non-root user has no writable home in the upstream image; libraries
-            # that cache under ~ (triton, torch extensions) then write to /tmp.
-            env["HOME"] = kplus.EnvValue.from_value(TMP_PATH)
+        # Libraries cache under ~ (Triton kernels, torch extensions, matplotlib). The
+        # root filesystem is read-only by default and a non-root user has no home in
+        # the upstream image, so ~ is the writable /tmp volume.
+        env["HOME"] = kplus.EnvValue.from_value(TMP_PATH)
 
         for variable in values.extra_env:
             env[variable.name] = kplus.EnvValue.from_value(variable.value)

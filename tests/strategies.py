@@ -86,7 +86,7 @@ OVERRIDES: dict[str, st.SearchStrategy[Any]] = {
     ),
     "extraEnv": st.lists(
         st.fixed_dictionaries(
-            {"name": st.sampled_from(["NCCL_DEBUG", "OMP_NUM_THREADS", "X", "HF_HOME"])},
+            {"name": st.sampled_from(["NCCL_DEBUG", "OMP_NUM_THREADS", "X", "HF_HOME", "HOME", "GRADIO_ANALYTICS_ENABLED"])},
             optional={"value": st.one_of(st.text(max_size=8), st.integers(-10, 10**9), st.booleans(), st.none(), st.floats(allow_nan=False, allow_infinity=False))},
         ),
         max_size=3,
@@ -110,6 +110,7 @@ OVERRIDES: dict[str, st.SearchStrategy[Any]] = {
     "podSecurityContext.supplementalGroups": st.lists(st.integers(0, 10**7), max_size=2),
     "securityContext.capabilities.add": st.lists(st.sampled_from(["SYS_PTRACE", "IPC_LOCK"]), max_size=1),
     "securityContext.capabilities.drop": st.lists(st.sampled_from(["ALL", "NET_RAW"]), max_size=1),
+    "networkPolicy.allowedNamespaces": st.lists(st.sampled_from(["istio-system", "team-a", "kubeflow"]), max_size=3),
     "ezua.authorizationPolicy.matchLabels": st.dictionaries(LABEL_KEYS, LABEL_VALUES, max_size=2),
     "image.registry": st.sampled_from(["", "${AIRGAP_REGISTRY}", "registry.example.com:5000", "reg.example.com/mirror/"]),
     "ezua.virtualService.endpoint": st.sampled_from(["llamafactory.${DOMAIN_NAME}", "lf.example.com", "*.example.com", "bad host"]),

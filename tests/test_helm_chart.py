@@ -224,23 +224,26 @@ def test_comparison_sees_a_difference() -> None:
 )
 def test_connection_test_asks_for_the_probe_path(settings: dict, url: str) -> None:
     rendered = by_identity(helm_template(settings))
-    pod = rendered[("Pod", "llamafactory", "llamafactory-connection-test")]
+    job = rendered[("Job", "llamafactory", "llamafactory-connection-test")]
     deployment = rendered[("Deployment", "llamafactory", "llamafactory")]
-    container = pod["spec"]["containers"][0]
+    pod = job["spec"]["template"]["spec"]
+    container = pod["containers"][0]
 
-    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "test"
     assert container["args"] == [url]
     assert container["image"] == deployment["spec"]["template"]["spec"]["containers"][0]["image"]
-    assert container["imagePullPolicy"] == "IfNotPresent"
+    assert container["imagePullPolicy"] == "Always"
     assert container["resources"]["limits"]["cpu"]
     assert "nvidia.com/gpu" not in container["resources"]["limits"]
-    assert pod["spec"]["restartPolicy"] == "Never"
+    assert pod["restartPolicy"] == "Never" and job["spec"]["backoffLimit"] == 0
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 def test_tests_can_be_skipped() -> None:
     kinds = {manifest["kind"] for manifest in helm_template({}, extra=("--skip-tests",))}
 
-    assert "Pod" not in kinds and "Deployment" in kinds
+    assert "Job" not in kinds and "Deployment" in kinds
 
 
 # --- values reach the objects ---------------------------------------------------------------------

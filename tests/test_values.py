@@ -44,7 +44,7 @@ def test_defaults_image_reference() -> None:
     values = Values()
 
     assert values.image.reference() == "hiyouga/llamafactory:0.9.5"
-    assert values.image.pull_policy == "IfNotPresent"
+    assert values.image.pull_policy == "Always"
 
 
 def test_defaults_one_gpu_both_sides() -> None:

@@ -25,7 +25,7 @@ def test_deployment_defaults_stated():
     assert spec["replicas"] == 1
     assert spec["strategy"] == {"type": "Recreate"}
     assert spec["template"]["spec"]["automountServiceAccountToken"] is False
-    assert main_container(synth())["imagePullPolicy"] == "IfNotPresent"
+    assert main_container(synth())["imagePullPolicy"] == "Always"
 
 
 def test_selector_uses_release_labels_only():
