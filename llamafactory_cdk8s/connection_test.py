@@ -1,4 +1,4 @@
-"""ConnectionTest: a Job that checks the release's Service answers on the probe path."""
+"""ConnectionTest: a Job that checks the release's Service responds on the probe path."""
 
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ url = sys.argv[1]
 for attempt in range(1, 7):
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
-            print(f"{url} answered {response.status}")
+            print(f"{url}: HTTP {response.status}")
             sys.exit(0)
     except Exception as error:
         print(f"attempt {attempt}: {url}: {error}", file=sys.stderr)
         time.sleep(5)
 sys.exit(1)
 """
-"""Ask for the URL up to six times, 5 s apart; exit 0 on the first 2xx answer."""
+"""Request the URL up to six times, 5 s apart; exit 0 on the first 2xx response."""
 
 CHECK_RESOURCES = {"cpu": "100m", "memory": "128Mi"}
 
@@ -34,7 +34,7 @@ NOBODY = 65534
 
 
 class ConnectionTest(Construct):
-    """A one-shot Job that asks the Service for the mode's probe path.
+    """A one-shot Job that requests the mode's probe path from the Service.
 
     It runs the application's own image, whose layers are already on the node, with
     its Python interpreter, so the check downloads nothing new. It requests no GPU and

@@ -1,6 +1,6 @@
 """Write the Helm chart ``llamafactory`` and package it as a reproducible archive.
 
-The chart directory holds ``Chart.yaml``, the generated ``values.yaml`` and
+The chart directory has ``Chart.yaml``, the generated ``values.yaml`` and
 ``values.schema.json`` (:mod:`.helm_values`), the generated templates
 (:mod:`.helm_templates`), and two hand-written files copied from ``chart_files/``:
 ``_helpers.tpl`` (names, labels, derived settings, checks) and ``NOTES.txt``. The

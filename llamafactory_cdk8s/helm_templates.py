@@ -5,8 +5,8 @@ Every template starts from an object the constructs render for a sample release 
 declares, by template expressions, and entries that exist only for some settings are
 wrapped in conditions whose alternatives come from other sample releases. Nothing a
 construct writes on its own (probe shape, volume sources, security defaults, Service
-and Deployment fields) is restated here; a construct change therefore reaches the
-chart on the next run, and a declared path that no longer exists stops the run.
+and Deployment fields) is restated here. A construct change therefore reaches the
+chart on the next run. A declared path that no longer exists stops the run.
 
 The expressions call the named templates in ``chart_files/_helpers.tpl``, which mirror
 the values model's derived settings. The tests render the chart with ``helm template``
@@ -266,7 +266,7 @@ def get(tree: Any, path: Path) -> Any:
 
 
 def expect(tree: Any, path: Path, value: Any) -> None:
-    """Check that a skeleton holds ``value`` at ``path`` before a declaration relies on it."""
+    """Check that a skeleton has ``value`` at ``path`` before a declaration relies on it."""
     found = get(tree, path)
     if found != value:
         raise ValueError(f"the constructs wrote {found!r} at {path!r}, expected {value!r}")

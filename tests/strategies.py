@@ -2,9 +2,9 @@
 
 Every leaf of the chart's values.yaml gets a strategy from its type and constraints:
 choices for literals, the bounds of integers, the pattern of strings. Maps and lists
-get hand-written strategies with realistic keys. Leaf strategies draw valid values;
-INVALID holds, for every leaf, values of the wrong type or out of range; a file
-drawn with ``invalid=True`` carries one of them and must be refused. Cross-field rules (mount paths, GPU counts, startup budget) are
+get hand-written strategies with realistic keys. Leaf strategies draw valid values.
+INVALID has, for every leaf, values of the wrong type or out of range. A file drawn
+with ``invalid=True`` carries one of them, so both renderers must refuse it. Cross-field rules (mount paths, GPU counts, startup budget) are
 left to chance: files that break them must be refused too.
 """
 
@@ -230,8 +230,9 @@ MODES = st.one_of(
 
 @st.composite
 def values_files(draw: st.DrawFn, max_leaves: int = 8, invalid: bool = False) -> dict[str, Any]:
-    """Draw a values file: a mode, then up to ``max_leaves`` leaves set at random;
-    with ``invalid``, one more leaf set to a value of the wrong type or range."""
+    """Draw a values file: a mode, then up to ``max_leaves`` leaves set at random.
+
+    With ``invalid``, one more leaf gets a value of the wrong type or range."""
     paths = draw(st.lists(st.sampled_from(sorted(LEAVES)), max_size=max_leaves, unique=True))
     flat = {path: draw(LEAVES[path], label=path) for path in paths}
     if invalid:

@@ -64,11 +64,13 @@ def test_chart_metadata() -> None:
 
     assert (metadata["name"], metadata["version"], metadata["appVersion"]) == ("llamafactory", "0.1.0", "0.9.2")
     assert metadata["apiVersion"] == "v2"
-    assert metadata["appVersion"] == APP_VERSION and metadata["version"] == CHART_VERSION
-    assert metadata["description"] and metadata["keywords"] and metadata["home"] and metadata["sources"]
+    assert metadata["appVersion"] == APP_VERSION
+    assert metadata["version"] == CHART_VERSION
+    for key in ("description", "keywords", "home", "sources"):
+        assert metadata[key], key
 
 
-def test_one_generated_file_per_concern_each_with_a_header() -> None:
+def test_templates_carry_the_generated_header() -> None:
     templates = {path.relative_to(CHART_DIR / "templates").as_posix() for path in (CHART_DIR / "templates").rglob("*")}
 
     assert templates >= set(TEMPLATES) | {"_helpers.tpl", "NOTES.txt", "tests"}
@@ -108,8 +110,8 @@ def test_helm_reads_the_archive() -> None:
 
 
 # --- the archive, with the defaults and each case file ------------------------------------------
-# `helm install --dry-run` asks an API server for its version even in client mode;
-# the control-plane tier installs the archive for real. `helm template` runs the
+# `helm install --dry-run` needs an API server for its version even in client mode;
+# the control-plane tests install the archive for real. `helm template` runs the
 # same rendering and schema check on the archive without one.
 
 
@@ -235,7 +237,8 @@ def test_connection_test_asks_for_the_probe_path(settings: dict, url: str) -> No
     assert container["imagePullPolicy"] == "Always"
     assert container["resources"]["limits"]["cpu"]
     assert "nvidia.com/gpu" not in container["resources"]["limits"]
-    assert pod["restartPolicy"] == "Never" and job["spec"]["backoffLimit"] == 0
+    assert pod["restartPolicy"] == "Never"
+    assert job["spec"]["backoffLimit"] == 0
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
@@ -243,7 +246,8 @@ def test_connection_test_asks_for_the_probe_path(settings: dict, url: str) -> No
 def test_tests_can_be_skipped() -> None:
     kinds = {manifest["kind"] for manifest in helm_template({}, extra=("--skip-tests",))}
 
-    assert "Job" not in kinds and "Deployment" in kinds
+    assert "Job" not in kinds
+    assert "Deployment" in kinds
 
 
 # --- values reach the objects ---------------------------------------------------------------------
@@ -262,9 +266,11 @@ def test_numbers_stay_integers() -> None:
     ).stdout
 
     assert "e+" not in text
-    assert "runAsUser: 1000000" in text and "tolerationSeconds: 3600000" in text
+    assert "runAsUser: 1000000" in text
+    assert "tolerationSeconds: 3600000" in text
     assert "progressDeadlineSeconds: 10000120" in text
-    assert 'value: "10000000"' in text and 'value: "1e-05"' in text
+    assert 'value: "10000000"' in text
+    assert 'value: "1e-05"' in text
 
 
 def test_strings_cannot_inject_yaml() -> None:
