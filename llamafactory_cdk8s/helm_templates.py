@@ -300,13 +300,11 @@ SAMPLE_SETTINGS: dict[str, dict[str, Any]] = {
         "huggingface": {"token": "sample-token", "endpoint": "https://hub.example", "offline": True},
         "podSecurityContext": {"runAsUser": 1000, "fsGroup": 1000},
     },
-    # The API with every argument and an API key.
+    # The API with every argument and an API key, and no claims: each volume is an
+    # emptyDir. One sample serves both, because each costs a synthesis per run.
     "api": {
         "mode": "api",
         "api": {"model": "sample/model", "template": "sample", "adapter": "/sample", "apiKey": "sample-key"},
-    },
-    # No claims: each volume is an emptyDir.
-    "ephemeral": {
         "persistence": {name: {"enabled": False} for name in CLAIMS},
     },
 }
@@ -332,7 +330,8 @@ def load_samples() -> Samples:
     samples = Samples()
     for name, settings in SAMPLE_SETTINGS.items():
         values = values_from_mapping({**settings, "releaseName": SAMPLE_RELEASE, "namespace": SAMPLE_RELEASE})
-        samples.objects[name] = synthesize_objects(values)
+        # Only the webui sample's connection check becomes a template.
+        samples.objects[name] = synthesize_objects(values, with_tests=name == "webui")
         if samples.names is None:
             samples.names = ReleaseNames.from_values(values)
     return samples
@@ -497,7 +496,7 @@ def _volume_mounts(container: dict[str, Any]) -> list[Any]:
 
 
 def _volumes(samples: Samples, pod: dict[str, Any]) -> list[Any]:
-    ephemeral = {volume["name"]: volume for volume in samples.find("ephemeral", "Deployment")["spec"]["template"]["spec"]["volumes"]}
+    ephemeral = {volume["name"]: volume for volume in samples.find("api", "Deployment")["spec"]["template"]["spec"]["volumes"]}
     entries: list[Any] = []
     for volume in pod["volumes"]:
         name = volume["name"]
