@@ -11,6 +11,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -31,6 +32,8 @@ from llamafactory_cdk8s.values import APP_VERSION
 from test_kubernetes_schemas import REJECTED_FILES
 
 CASE_FILES = sorted([DATA / "seed-values.yaml", *(DATA / "cases").glob("*.yaml")])
+ACCEPTED_CASES = [path for path in CASE_FILES if path.stem not in REJECTED_FILES]
+ISTIO_KINDS = {"VirtualService", "AuthorizationPolicy"}
 
 
 @pytest.fixture(autouse=True)
@@ -162,9 +165,7 @@ def test_notes_without_the_route_give_a_port_forward(tmp_path: Path) -> None:
 # --- the same objects as the constructs ------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "path", [path for path in CASE_FILES if path.stem not in REJECTED_FILES], ids=lambda path: path.stem
-)
+@pytest.mark.parametrize("path", ACCEPTED_CASES, ids=lambda path: path.stem)
 def test_case_files_render_as_the_constructs_do(path: Path) -> None:
     settings = _settings(path)
 
@@ -295,3 +296,15 @@ def test_errors_name_the_key() -> None:
         helm_template({"resources": {"requests": {"nvidia.com/gpu": 1}, "limits": {"nvidia.com/gpu": 2}}})
 
     assert "resources.requests.nvidia.com/gpu" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "path", [None, *ACCEPTED_CASES], ids=lambda path: "defaults" if path is None else path.stem
+)
+def test_rendered_objects_pass_strict_kubernetes_schemas(path: Path | None) -> None:
+    settings = path.read_text(encoding="utf-8") if path is not None else None
+    rendered = [manifest for manifest in helm_template(settings) if manifest["kind"] not in ISTIO_KINDS]
+
+    for manifest in rendered:
+        kubernetes_validate.validate(manifest, "1.27.0", strict=True)
+    assert {"Deployment", "Service", "NetworkPolicy", "Job"} <= {manifest["kind"] for manifest in rendered}
