@@ -403,6 +403,16 @@ def _cross_field_rules(schema: dict[str, Any]) -> None:
     schema["properties"]["resources"]["anyOf"] = [limits_cpu, requests_cpu]
 
 
+def _drop_required(node: Any) -> None:
+    if isinstance(node, dict):
+        node.pop("required", None)
+        for value in node.values():
+            _drop_required(value)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_required(value)
+
+
 def render_values_schema() -> dict[str, Any]:
     """Build the chart's ``values.schema.json`` (JSON Schema draft-07, no ``$ref``)."""
     generated = Values.model_json_schema(by_alias=True, mode="validation")
@@ -410,13 +420,15 @@ def render_values_schema() -> dict[str, Any]:
     _map_keys_closed(schema)
     _adjust_section(schema, Values, Values())
     _cross_field_rules(schema)
-    # Keys left out of values.yaml are optional.
+    # Keys left out of values.yaml have no default to fill them in, so they and
+    # everything under them are optional.
     for path in NOT_IN_VALUES_YAML:
         *parents, key = path.split(".")
         section = schema
         for parent in parents:
             section = section["properties"][parent]
         section["required"] = [name for name in section.get("required", []) if name != key]
+        _drop_required(section["properties"][key])
     schema["$schema"] = DRAFT_07
     schema["title"] = "Values of the llamafactory chart"
     return copy.deepcopy(schema)

@@ -98,15 +98,26 @@ def test_invalid_files_are_refused_by_both(settings_: dict, release: str) -> Non
     _record(outcome, detail)
 
 
-@pytest.mark.parametrize(
-    "settings_",
-    [
-        {"replicaCount": 2},
-        {"mode": "api"},
-        {"resources": {"requests": {"cpu": "9"}, "limits": {"cpu": "8"}}},
-    ],
-)
-def test_refusals_agree(settings_: dict) -> None:
-    require_tool("helm")
+# Keys that values.yaml leaves out (deprecated, or for the plain manifests only) are
+# not drawn above; these files cover them.
+HIDDEN_KEY_FILES = {
+    "target-port-name": ({"service": {"targetPort": "http"}}, "rendered"),
+    "target-port-number": ({"service": {"targetPort": 7860}}, "rendered"),
+    "target-port-zero": ({"service": {"targetPort": 0}}, "refused"),
+    "target-port-other": ({"service": {"targetPort": 8000}}, "refused"),
+    "target-port-digits": ({"service": {"targetPort": "7860"}}, "refused"),
+    "kyverno-labels": ({"ezua": {"kyverno": {"enabled": True, "labels": {"team": "a"}}}}, "rendered"),
+    "kyverno-label-clash": ({"ezua": {"kyverno": {"labels": {"hpe-ezua/app": "x"}}}, "podLabels": {"hpe-ezua/app": "y"}}, "rendered"),
+    "release-keys": ({"releaseName": "llamafactory", "namespace": "llamafactory"}, "rendered"),
+    "replicas-above-one": ({"replicaCount": 2}, "refused"),
+    "api-without-model": ({"mode": "api"}, "refused"),
+    "request-above-limit": ({"resources": {"requests": {"cpu": "9"}, "limits": {"cpu": "8"}}}, "refused"),
+}
 
-    assert _outcome(settings_, "lf")[0] == "refused"
+
+@pytest.mark.parametrize("name", sorted(HIDDEN_KEY_FILES))
+def test_fixed_files_agree(name: str) -> None:
+    require_tool("helm")
+    settings_, expected = HIDDEN_KEY_FILES[name]
+
+    assert _outcome(settings_, "lf")[0] == expected

@@ -308,9 +308,10 @@ check of the values model (values.py), and names the key and the fix. */ -}}
 {{- fail "securityContext.privileged: true needs allowPrivilegeEscalation: true, which Kubernetes requires with it; set both, or leave privileged false" }}
 {{- end }}
 {{- $port := include "llamafactory.port" . | atoi }}
-{{- with .Values.service.targetPort }}
-{{- if not (or (eq (toString .) "http") (and (not (kindIs "string" .)) (eq (int .) $port))) }}
-{{- fail (printf "service.targetPort: %v differs from the %s port (%d); remove service.targetPort and set %s" . $.Values.mode $port (eq $.Values.mode "webui" | ternary "gradio.serverPort" "api.port")) }}
+{{- $target := .Values.service.targetPort }}
+{{- if not (kindIs "invalid" $target) }}
+{{- if not (or (eq (toString $target) "http") (and (not (kindIs "string" $target)) (eq (int $target) $port))) }}
+{{- fail (printf "service.targetPort: %v differs from the %s port (%d); remove service.targetPort and set %s" $target .Values.mode $port (eq .Values.mode "webui" | ternary "gradio.serverPort" "api.port")) }}
 {{- end }}
 {{- end }}
 {{- $names := dict }}
