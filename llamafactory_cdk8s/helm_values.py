@@ -30,6 +30,9 @@ import yaml
 from pydantic import BaseModel
 
 from .values import (
+    AFFINITY_SCHEMA,
+    GPU_COUNT_PATTERN,
+    SECRET_WORDS,
     nested_model,
     GPU_RESOURCE,
     HOSTNAME_PATTERN,
@@ -134,10 +137,10 @@ def _section_lines(section: BaseModel, indent: int, prefix: str = "") -> list[st
 PLAIN_MANIFESTS_ONLY = ("releaseName", "namespace")
 """Keys that only the plain manifests read: Helm names the release and its namespace."""
 
-DEPRECATED = ("service.targetPort", "ezua.kyverno")
-"""Keys kept for values files of the chart this project replaces; they change nothing
-(``service.targetPort``, ``ezua.kyverno.enabled``) or repeat another key
-(``ezua.kyverno.labels`` adds pod labels, as ``podLabels`` does)."""
+DEPRECATED = ("service.targetPort", "ezua.kyverno", "persistence.webuiState.mountPath")
+"""Keys kept for values files of the chart this project replaces. Three change nothing:
+``service.targetPort``, ``ezua.kyverno.enabled``, and ``webuiState.mountPath``,
+which must stay ``/app``. ``ezua.kyverno.labels`` repeats ``podLabels``."""
 
 NOT_IN_VALUES_YAML = PLAIN_MANIFESTS_ONLY + DEPRECATED
 """Keys the chart's values.yaml leaves out, so that every key it shows does something.
@@ -240,7 +243,7 @@ def _quantity_schema() -> dict[str, Any]:
 
 
 def _resource_map_schema(description: str) -> dict[str, Any]:
-    gpus = {"anyOf": [{"type": "string", "pattern": "^[0-9]+$"}, {"type": "integer", "minimum": 0}]}
+    gpus = {"anyOf": [{"type": "string", "pattern": GPU_COUNT_PATTERN}, {"type": "integer", "minimum": 0, "maximum": 9999}]}
     return {
         "type": "object",
         "description": description,
@@ -261,8 +264,20 @@ def _env_name_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _extra_args_schema(schema: dict[str, Any]) -> dict[str, Any]:
     reserved = ["adapter_name_or_path", "infer_backend", "model_name_or_path", "template"]
-    names = {**schema["propertyNames"], "not": {"enum": reserved}}
+    # Names with a word such as token or key, which the model keeps off the command line.
+    secret_like = {"pattern": f"(^|_)({'|'.join(SECRET_WORDS)})(_|$)"}
+    names = {**schema["propertyNames"], "not": {"anyOf": [{"enum": reserved}, secret_like]}}
     return {**schema, "propertyNames": names}
+
+
+def _affinity_schema(shape: Any) -> dict[str, Any]:
+    """Turn AFFINITY_SCHEMA's shape into a schema whose maps accept only known keys."""
+    if isinstance(shape, dict):
+        properties = {key: _affinity_schema(value) for key, value in shape.items()}
+        return {"type": "object", "properties": properties, "additionalProperties": False}
+    if isinstance(shape, list):
+        return {"type": "array", "items": _affinity_schema(shape[0])}
+    return {}
 
 
 def _shm_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -304,6 +319,8 @@ def _field_override(model: type[BaseModel], name: str, schema: dict[str, Any]) -
         return _env_name_schema(schema)
     if (model, name) == (ApiValues, "extra_args"):
         return _extra_args_schema(schema)
+    if (model, name) == (Values, "affinity"):
+        return {**_affinity_schema(AFFINITY_SCHEMA), "description": description}
     if (model, name) == (Values, "shm_size_gi"):
         return _shm_schema(schema)
     if (model, name) == (Values, "image_pull_secrets"):

@@ -19,6 +19,20 @@ from pydantic import BaseModel, ValidationError
 from .errors import SettingsError
 from .values import (
     nested_model,
+    ARGUMENT_NAME_PATTERN,
+    DURATION_PATTERN,
+    GATEWAY_PATTERN,
+    HTTP_URL_PATTERN,
+    IMAGE_DIGEST_PATTERN,
+    IMAGE_REPOSITORY_PATTERN,
+    IMAGE_TAG_PATTERN,
+    MOUNT_PATH_PATTERN,
+    NAME_OVERRIDE_PATTERN,
+    OPTIONAL_LABEL_KEY_PATTERN,
+    PROVIDER_PATTERN,
+    SECRET_KEY_PATTERN,
+    STORAGE_CLASS_PATTERN,
+    TEMPLATE_PATTERN,
     DNS_1035_LABEL_PATTERN,
     DNS_LABEL_PATTERN,
     DNS_SUBDOMAIN_PATTERN,
@@ -49,6 +63,22 @@ PATTERN_HINTS = {
     QUANTITY_PATTERN: "use a non-negative Kubernetes quantity such as '200Gi', '500m' or '4'",
     ENV_NAME_PATTERN: "use letters, digits, '_', '-' and '.', not starting with a digit",
     NO_CONTROL_CHARS_PATTERN: "remove the control characters such as newlines and tabs",
+    IMAGE_REPOSITORY_PATTERN: "use a repository such as 'hiyouga/llamafactory', lowercase, optionally "
+    "after a registry host such as 'registry.example.com:5000/'",
+    IMAGE_TAG_PATTERN: "use a tag of letters, digits, '_', '.' and '-' (at most 128), such as '0.9.4'",
+    IMAGE_DIGEST_PATTERN: "use 'sha256:' followed by 64 lowercase hexadecimal digits, or leave it empty",
+    TEMPLATE_PATTERN: "use a template name such as 'llama3' or 'qwen'",
+    ARGUMENT_NAME_PATTERN: "use a lowercase argument name such as 'max_new_tokens', without the leading '--'",
+    SECRET_KEY_PATTERN: "use a Secret key of letters, digits, '-', '_' and '.'",
+    HTTP_URL_PATTERN: "use an http:// or https:// URL without spaces, or leave it empty",
+    MOUNT_PATH_PATTERN: "use an absolute path without ':' or control characters, such as '/data'",
+    GATEWAY_PATTERN: "use 'namespace/name' of an Istio Gateway, such as 'istio-system/ezaf-gateway'",
+    DURATION_PATTERN: "use a duration such as '0s', '30m' or '1.5h'",
+    PROVIDER_PATTERN: "use the name of an Istio extension provider, such as 'oauth2-proxy'",
+    NAME_OVERRIDE_PATTERN: "use lowercase letters, digits and '-', starting with a letter, or leave it empty",
+    STORAGE_CLASS_PATTERN: "use the name of a storage class (lowercase letters, digits, '-' and '.'), "
+    "'-' for none, or leave it empty for the default class",
+    OPTIONAL_LABEL_KEY_PATTERN: "use a taint key such as 'nvidia.com/gpu', or leave it empty with operator Exists",
 }
 
 

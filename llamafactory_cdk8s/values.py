@@ -35,12 +35,15 @@ APP_VERSION = "0.9.2"
 CHART_NAME = "llamafactory"
 
 GPU_RESOURCE = "nvidia.com/gpu"
+GPU_COUNT_PATTERN = r"^[0-9]{1,4}$"
+"""A GPU count: a whole number from 0 to 9999."""
 
 PLACEHOLDER_PATTERN = r"\$\{(DOMAIN_NAME|AIRGAP_REGISTRY|NAMESPACE)\}"
 """Literal placeholders that PCAI substitutes at deploy time."""
 
-# A Kubernetes resource quantity (apimachinery resource.Quantity), non-negative.
-QUANTITY_PATTERN = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[KMGTPE]i|[mkMGTPE])?$"
+# A Kubernetes resource quantity (apimachinery resource.Quantity), non-negative. The
+# exponent has at most two digits, so every quantity is a finite number on both sides.
+QUANTITY_PATTERN = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,2}|[KMGTPE]i|[mkMGTPE])?$"
 
 # RFC 1123 DNS label, as Kubernetes validates object names and namespaces.
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -56,7 +59,7 @@ DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a
 
 # A host name, optionally with one leading wildcard label; placeholders are
 # replaced with a letter before this check.
-HOSTNAME_PATTERN = r"^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+HOSTNAME_PATTERN = r"^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 
 # Kubernetes' rule for environment variable names.
 ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
@@ -67,6 +70,22 @@ LABEL_KEY_PATTERN = (
     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
 LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$"
+
+# Patterns of single fields, named so that error messages can explain them.
+IMAGE_REPOSITORY_PATTERN = r"^((\$\{[A-Z_]+\}|[A-Za-z0-9.-]+(:[0-9]+)?)/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$"
+IMAGE_TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+IMAGE_DIGEST_PATTERN = r"^(sha256:[a-f0-9]{64})?$"
+TEMPLATE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
+ARGUMENT_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+SECRET_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
+HTTP_URL_PATTERN = r"^(https?://[^ \x00-\x1f\x7f]+)?$"
+MOUNT_PATH_PATTERN = r"^/[^\x00-\x1f\x7f:]*$"
+GATEWAY_PATTERN = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+DURATION_PATTERN = r"^[0-9]+(\.[0-9]+)?(h|m|s|ms)$"
+PROVIDER_PATTERN = r"^[A-Za-z0-9][-A-Za-z0-9_.]*$"
+NAME_OVERRIDE_PATTERN = r"^([a-z]([-a-z0-9]*[a-z0-9])?)?$"
+STORAGE_CLASS_PATTERN = f"^(-|{DNS_SUBDOMAIN_PATTERN.strip('^$')})?$"
+OPTIONAL_LABEL_KEY_PATTERN = f"^({LABEL_KEY_PATTERN.strip('^$')})?$"
 
 Quantity = Annotated[str, StringConstraints(pattern=QUANTITY_PATTERN)]
 DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN, max_length=63)]
@@ -151,7 +170,7 @@ def number_string(value: int | float) -> str:
     """Write a YAML number as a string, the way the Helm chart's templates write it.
 
     Helm reads every number in a values file as a 64-bit float and prints it with Go's
-    ``%v`` (shortest digits, exponent form below 10^-4 and from 10^6); the chart
+    ``%v``: shortest digits, in exponent form below 10^-4 and from 10^6. The chart
     prints whole numbers below 10^18 as integers. Both renderers therefore agree:
     ``4`` → ``"4"``, ``2.0`` → ``"2"``, ``0.5`` → ``"0.5"``, ``1e-05`` → ``"1e-05"``,
     ``1234567.5`` → ``"1.2345675e+06"``.
@@ -225,6 +244,13 @@ def _check_keys(value: Any, shape: Any, path: str) -> None:
             _check_keys(item, shape[0], f"{path}[{index}]")
 
 
+SECRET_WORDS = ("token", "key", "secret", "password")
+"""Words that mark an extra argument as a secret, which must not be on the command line."""
+
+STRING_NUMBER_FIELDS = {"shm_size_gi"}
+"""Number fields that also take a string of digits, as the old chart's values did."""
+
+
 class ValuesSection(BaseModel):
     """Base of every values section: camelCase keys, unknown keys rejected."""
 
@@ -238,12 +264,21 @@ class ValuesSection(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_booleans_as_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        # YAML's true is a Python bool, which pydantic would take as the number 1.
-        if isinstance(value, bool) and info.field_name is not None:
-            annotation = cls.model_fields[info.field_name].annotation
-            if annotation in (int, float, int | None, float | None):
+    def _types_as_written(cls, value: Any, info: ValidationInfo) -> Any:
+        """Refuse what pydantic would convert but Helm's schema refuses: YAML's true
+        as the number 1, the string "yes" or the number 1 as a boolean, and "8000" as
+        a number. Helm checks values against its schema before it renders a template,
+        so both sides must refuse the same spellings."""
+        if info.field_name is None or info.field_name in STRING_NUMBER_FIELDS:
+            return value
+        annotation = cls.model_fields[info.field_name].annotation
+        if annotation in (int, float, int | None, float | None):
+            if isinstance(value, bool):
                 raise ValueError(f"expected a number, got the boolean {str(value).lower()}; write a number")
+            if isinstance(value, str):
+                raise ValueError(f"expected a number, got the string {value!r}; write it without quotes")
+        if annotation in (bool, bool | None) and value is not None and not isinstance(value, bool):
+            raise ValueError(f"expected true or false, got {value!r}")
         return value
 
 
@@ -260,7 +295,7 @@ class ImageValues(ValuesSection):
     repository: Annotated[
         str,
         StringConstraints(
-            pattern=r"^((\$\{[A-Z_]+\}|[A-Za-z0-9.-]+(:[0-9]+)?)/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$"
+            pattern=IMAGE_REPOSITORY_PATTERN
         ),
     ] = (
         "hiyouga/llamafactory"
@@ -269,18 +304,19 @@ class ImageValues(ValuesSection):
     registry host in front (`registry.example.com:5000/hiyouga/llamafactory`, as the
     old chart was used air-gapped) is accepted; `registry` is the cleaner key."""
 
-    tag: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")] = "0.9.5"
+    tag: Annotated[str, StringConstraints(pattern=IMAGE_TAG_PATTERN)] = "0.9.5"
     """Image tag. Default `0.9.5`, the newest upstream release: upstream pushes
     version tags only for releases since late 2025, so there is no `0.9.2` tag."""
 
-    digest: Annotated[str, StringConstraints(pattern=r"^(sha256:[a-f0-9]{64})?$")] = ""
+    digest: Annotated[str, StringConstraints(pattern=IMAGE_DIGEST_PATTERN)] = ""
     """Image digest (`sha256:…`). When set, the image is pinned by digest and the
     tag is kept only for readability. Default empty."""
 
     pull_policy: Literal["IfNotPresent", "Always", "Never"] = "Always"
-    """Kubernetes imagePullPolicy. Default `Always`: the kubelet asks the registry which
-    image the tag names and downloads only layers it lacks, so a retagged image is
-    noticed and the several-GB layers are fetched once per node. A pod then starts
+    """Kubernetes imagePullPolicy. Default `Always`: at each start the kubelet looks up
+    in the registry which image the tag names and downloads only the layers it lacks.
+    A retagged image is therefore noticed, and the several-GB layers are fetched once
+    per node. A pod then starts
     only while the registry answers; `IfNotPresent` lets cached images start without
     it."""
 
@@ -347,7 +383,7 @@ class ApiValues(ValuesSection):
     mounted volume. Required in `api` mode, because the API loads the model before
     it opens its port. Default unset."""
 
-    template: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")] | None = None
+    template: Annotated[str, StringConstraints(pattern=TEMPLATE_PATTERN)] | None = None
     """Chat template (`--template`), for example `llama3` or `qwen`. Default unset:
     LLaMA Factory then uses the tokenizer's own chat template."""
 
@@ -362,7 +398,7 @@ class ApiValues(ValuesSection):
     _adapter_unset = field_validator("adapter", mode="before")(empty_as_unset)
 
     extra_args: dict[
-        Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")],
+        Annotated[str, StringConstraints(pattern=ARGUMENT_NAME_PATTERN)],
         str | int | float | bool,
     ] = Field(default_factory=dict)
     """More model arguments, rendered as `--key value` after the ones above, for
@@ -376,7 +412,7 @@ class ApiValues(ValuesSection):
     existing_secret: Annotated[str, StringConstraints(pattern=DNS_SUBDOMAIN_PATTERN, max_length=253)] | None = None
     """Existing Secret holding the API key; takes precedence over `apiKey`."""
 
-    existing_secret_key: Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$")] = "api-key"
+    existing_secret_key: Annotated[str, StringConstraints(pattern=SECRET_KEY_PATTERN)] = "api-key"
     """Key inside `existingSecret`. Default `api-key`."""
 
     _existing_secret_unset = field_validator("existing_secret", mode="before")(empty_as_unset)
@@ -385,7 +421,7 @@ class ApiValues(ValuesSection):
     @classmethod
     def _extra_args_are_not_reserved(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key in value:
-            if {"token", "key", "secret", "password"} & set(key.split("_")):
+            if set(SECRET_WORDS) & set(key.split("_")):
                 raise ValueError(
                     f"{key!r} looks like a secret, and arguments are visible in the pod spec; "
                     "use huggingface.token or api.apiKey, which are read from Secrets"
@@ -415,10 +451,10 @@ class HuggingFaceValues(ValuesSection):
     existing_secret: Annotated[str, StringConstraints(pattern=DNS_SUBDOMAIN_PATTERN, max_length=253)] | None = None
     """Existing Secret holding the token; takes precedence over `token`."""
 
-    existing_secret_key: Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$")] = "token"
+    existing_secret_key: Annotated[str, StringConstraints(pattern=SECRET_KEY_PATTERN)] = "token"
     """Key inside `existingSecret`. Default `token`."""
 
-    endpoint: Annotated[str, StringConstraints(pattern=r"^(https?://[^ \x00-\x1f\x7f]+)?$")] = ""
+    endpoint: Annotated[str, StringConstraints(pattern=HTTP_URL_PATTERN)] = ""
     """Hub mirror URL (`HF_ENDPOINT`). Default empty: the public Hub."""
 
     offline: bool = False
@@ -501,10 +537,10 @@ class ResourcesValues(ValuesSection):
         gpu_request = requests.pop(GPU_RESOURCE, None)
         gpu_limit = limits.pop(GPU_RESOURCE, None)
         for side, count in (("requests", gpu_request), ("limits", gpu_limit)):
-            if count is not None and not re.fullmatch(r"[0-9]+", count):
+            if count is not None and not re.fullmatch(GPU_COUNT_PATTERN, count):
                 raise KeyedError(
                     f"{side}.{GPU_RESOURCE}",
-                    f"{count!r} is not a whole number of GPUs; set an integer such as 1",
+                    f"{count!r} is not a whole number of GPUs from 0 to 9999; set an integer such as 1",
                 )
         if gpu_request is not None and gpu_limit is not None and int(gpu_request) != int(gpu_limit):
             raise KeyedError(
@@ -556,13 +592,13 @@ class ResourcesValues(ValuesSection):
 class Toleration(ValuesSection):
     """A Kubernetes toleration."""
 
-    key: str | None = None
+    key: Annotated[str, StringConstraints(pattern=OPTIONAL_LABEL_KEY_PATTERN)] | None = None
     """Taint key to tolerate; unset with `operator: Exists` tolerates every taint."""
 
     operator: Literal["Exists", "Equal"] | None = None
     """`Equal` (the Kubernetes default) or `Exists`."""
 
-    value: str | None = None
+    value: LabelValue | None = None
     """Taint value, with `operator: Equal`."""
 
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
@@ -689,7 +725,7 @@ class ClaimValues(ValuesSection):
     size: Quantity = "10Gi"
     """Requested capacity, a Kubernetes quantity such as `200Gi`."""
 
-    storage_class: NoControlChars = ""
+    storage_class: Annotated[str, StringConstraints(pattern=STORAGE_CLASS_PATTERN, max_length=253)] = ""
     """Storage class. Empty (default) uses the cluster's default class; `-` sets
     `storageClassName: ""`, which disables dynamic provisioning."""
 
@@ -699,7 +735,7 @@ class ClaimValues(ValuesSection):
     """Access mode. Default `ReadWriteOnce`; the Deployment therefore uses the
     `Recreate` strategy."""
 
-    mount_path: Annotated[str, StringConstraints(pattern=r"^/[^\x00-\x1f\x7f:]*$")] | None = None
+    mount_path: Annotated[str, StringConstraints(pattern=MOUNT_PATH_PATTERN)] | None = None
     """Absolute path inside the container."""
 
     existing_claim: Annotated[str, StringConstraints(pattern=DNS_SUBDOMAIN_PATTERN, max_length=253)] | None = None
@@ -786,6 +822,12 @@ WORKING_DIR = "/app"
 ROOT_HF_CACHE = "/root/.cache/huggingface"
 NON_ROOT_HF_CACHE = "/cache/huggingface"
 
+SYSTEM_PATHS = (
+    "/", "/app", "/bin", "/boot", "/dev", "/dev/shm", "/etc", "/lib", "/lib64",
+    "/proc", "/root", "/run", "/sbin", "/sys", "/tmp", "/usr", "/var",
+)
+"""Paths no volume may be mounted at: the system's directories and the application."""
+
 STARTUP_BUDGET_FLOOR_SECONDS = 600
 DEFAULT_STARTUP_FAILURES = {"webui": 60, "api": 180}
 
@@ -827,12 +869,12 @@ class VirtualServiceValues(ValuesSection):
     """Host name users open. `${DOMAIN_NAME}` is substituted by PCAI at deploy time.
     Default `llamafactory.${DOMAIN_NAME}`."""
 
-    istio_gateway: Annotated[str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")] = (
+    istio_gateway: Annotated[str, StringConstraints(pattern=GATEWAY_PATTERN)] = (
         "istio-system/ezaf-gateway"
     )
     """Gateway as `namespace/name`. Default `istio-system/ezaf-gateway`, PCAI's gateway."""
 
-    timeout: Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(h|m|s|ms)$")] = "0s"
+    timeout: Annotated[str, StringConstraints(pattern=DURATION_PATTERN)] = "0s"
     """Route timeout. Default `0s`, which Istio treats as no timeout: LLaMA Board
     streams training progress over server-sent events for hours."""
 
@@ -859,7 +901,7 @@ class AuthorizationPolicyValues(ValuesSection):
     namespace: DnsLabel = "istio-system"
     """Namespace of the ingress gateway; the policy must live there."""
 
-    provider_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")] = "oauth2-proxy"
+    provider_name: Annotated[str, StringConstraints(pattern=PROVIDER_PATTERN)] = "oauth2-proxy"
     """Istio extension provider that performs the login. Default `oauth2-proxy`."""
 
     match_labels: dict[
@@ -927,10 +969,10 @@ class Values(ValuesSection):
     """Namespace of the plain manifests and of the VirtualService route's host name.
     Helm uses the release namespace instead. Default `llamafactory`."""
 
-    name_override: Annotated[str, StringConstraints(pattern=r"^([a-z]([-a-z0-9]*[a-z0-9])?)?$", max_length=63)] = ""
+    name_override: Annotated[str, StringConstraints(pattern=NAME_OVERRIDE_PATTERN, max_length=63)] = ""
     """Replaces the chart name in object names. Default empty."""
 
-    fullname_override: Annotated[str, StringConstraints(pattern=r"^([a-z]([-a-z0-9]*[a-z0-9])?)?$", max_length=63)] = ""
+    fullname_override: Annotated[str, StringConstraints(pattern=NAME_OVERRIDE_PATTERN, max_length=63)] = ""
     """Replaces the whole object name prefix. Default empty."""
 
     mode: Literal["webui", "api"] = "webui"
@@ -1024,7 +1066,7 @@ class Values(ValuesSection):
     shared memory it needs without it."""
 
     network_policy: NetworkPolicyValues = Field(default_factory=NetworkPolicyValues)
-    """Who may connect to the app."""
+    """Network access to the app's port."""
 
     ezua: EzuaValues = Field(default_factory=EzuaValues)
     """PCAI integration."""
@@ -1104,12 +1146,12 @@ class Values(ValuesSection):
 
         mounts: dict[str, str] = {}
         for key, path in self.mount_paths().items():
-            normalized = path.rstrip("/") or "/"
+            normalized = re.sub("/+", "/", path).rstrip("/") or "/"
             if normalized in mounts:
                 raise KeyedError(
                     key, f"{path!r} is also the mount path of {mounts[normalized]}; give each volume its own path"
                 )
-            if normalized in ("/", "/app", "/dev", "/dev/shm", "/proc", "/sys", "/tmp"):
+            if normalized in SYSTEM_PATHS:
                 raise KeyedError(key, f"{path!r} would hide a system directory or the application in /app; choose another path")
             mounts[normalized] = key
         return self

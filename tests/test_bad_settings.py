@@ -23,10 +23,10 @@ UNKNOWN_FIX = "check its spelling against values.yaml"
 # the message only states the rule)
 BAD_SETTINGS: list[tuple[str, dict[str, Any], str, str | None]] = [
     # wrong types
-    ("replica-count-text", {"replicaCount": "one"}, "replicaCount", "valid integer"),
+    ("replica-count-text", {"replicaCount": "one"}, "replicaCount", "write it without quotes"),
     ("shm-text", {"shmSizeGi": "lots"}, "shmSizeGi", "valid integer"),
     ("shm-fraction", {"shmSizeGi": 1.5}, "shmSizeGi", "valid integer"),
-    ("enabled-text", {"persistence": {"output": {"enabled": "maybe"}}}, "persistence.output.enabled", "valid boolean"),
+    ("enabled-text", {"persistence": {"output": {"enabled": "maybe"}}}, "persistence.output.enabled", "expected true or false"),
     ("tolerations-map", {"tolerations": {"key": "x"}}, "tolerations", "valid list"),
     ("extra-env-map", {"extraEnv": {"A": "1"}}, "extraEnv", "valid list"),
     ("env-value-map", {"extraEnv": [{"name": "A", "value": {"x": 1}}]}, "extraEnv[0].value", "valid string"),
@@ -95,7 +95,7 @@ BAD_SETTINGS: list[tuple[str, dict[str, Any], str, str | None]] = [
     ("api-key-newline", {"api": {"apiKey": "k\nx"}}, "api.apiKey", "remove the control characters"),
     ("model-newline", {**API, "api": {"model": "org/model\n--x"}}, "api.model", "without control characters"),
     ("storage-class-newline", {"persistence": {"data": {"storageClass": "fast\nx"}}},
-     "persistence.data.storageClass", "remove the control characters"),
+     "persistence.data.storageClass", "the name of a storage class"),
     ("registry-newline", {"image": {"registry": "reg.example.com\nx"}},
      "image.registry", "remove the control characters"),
     ("gateway-space", {"ezua": {"virtualService": {"istioGateway": "istio-system/ezaf gateway"}}},

@@ -68,15 +68,18 @@ def claim(name: str) -> dict[str, Any]:
     return {"persistence": {name: {"enabled": True, "existingClaim": ""}}}
 
 
-def claim_changes(name: str, mount_path: Change) -> dict[str, Change]:
-    return {
+def claim_changes(name: str, mount_path: Change | None) -> dict[str, Change]:
+    """Rows for one claim; ``mount_path`` is None where values.yaml has no such key."""
+    changes = {
         f"persistence.{name}.enabled": Change(FLIP),
         f"persistence.{name}.size": Change("321Gi", claim(name)),
         f"persistence.{name}.storageClass": Change("fast-ssd", claim(name)),
         f"persistence.{name}.accessMode": Change("ReadWriteMany", claim(name)),
-        f"persistence.{name}.mountPath": mount_path,
         f"persistence.{name}.existingClaim": Change(f"{name.lower()}-claim", claim(name)),
     }
+    if mount_path is not None:
+        changes[f"persistence.{name}.mountPath"] = mount_path
+    return changes
 
 
 def probe_changes(name: str, period: int, failures: int, timeout: int) -> dict[str, Change]:
@@ -124,14 +127,8 @@ LEAF_CHANGES: dict[str, Change] = {
     **claim_changes("hfCache", Change("/models")),
     **claim_changes("data", Change("/data")),
     **claim_changes("output", Change("/outputs")),
-    **claim_changes(
-        "webuiState",
-        Change(
-            "/app/",
-            gap="the model and the chart accept only /app, with optional trailing slashes, so no valid "
-            "value changes the render",
-        ),
-    ),
+    # webuiState.mountPath must stay /app, so values.yaml leaves it out.
+    **claim_changes("webuiState", None),
     **probe_changes("startup", 20, 90, 7),
     **probe_changes("readiness", 15, 4, 7),
     **probe_changes("liveness", 60, 6, 10),

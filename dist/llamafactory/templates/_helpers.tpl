@@ -145,7 +145,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 
 {{- /* Mount path of LLaMA Board's state, without trailing slashes. */ -}}
 {{- define "llamafactory.webuiStatePath" -}}
-{{- regexReplaceAll "/+$" .Values.persistence.webuiState.mountPath "" }}
+{{- regexReplaceAll "/+$" (.Values.persistence.webuiState.mountPath | default "/app") "" }}
 {{- end }}
 
 {{- /* Requests and limits as rendered (ResourcesValues._effective). */ -}}
@@ -272,8 +272,8 @@ check of the values model (values.py), and names the key and the fix. */ -}}
 {{- $gpuRequest := include "llamafactory.string" (index ($resources.requests | default dict) "nvidia.com/gpu") }}
 {{- $gpuLimit := include "llamafactory.string" (index ($resources.limits | default dict) "nvidia.com/gpu") }}
 {{- range $side, $count := dict "requests" $gpuRequest "limits" $gpuLimit }}
-{{- if and $count (not (regexMatch "^[0-9]+$" $count)) }}
-{{- fail (printf "resources.%s.nvidia.com/gpu: %q is not a whole number of GPUs; set an integer such as 1" $side $count) }}
+{{- if and $count (not (regexMatch "^[0-9]{1,4}$" $count)) }}
+{{- fail (printf "resources.%s.nvidia.com/gpu: %q is not a whole number of GPUs from 0 to 9999; set an integer such as 1" $side $count) }}
 {{- end }}
 {{- end }}
 {{- if and $gpuRequest $gpuLimit (ne (atoi $gpuRequest) (atoi $gpuLimit)) }}
@@ -306,6 +306,17 @@ check of the values model (values.py), and names the key and the fix. */ -}}
 {{- end }}
 {{- if and .Values.securityContext.privileged (not .Values.securityContext.allowPrivilegeEscalation) }}
 {{- fail "securityContext.privileged: true needs allowPrivilegeEscalation: true, which Kubernetes requires with it; set both, or leave privileged false" }}
+{{- end }}
+{{- $host := regexReplaceAll "\\$\\{(DOMAIN_NAME|AIRGAP_REGISTRY|NAMESPACE)\\}" .Values.ezua.virtualService.endpoint "x" }}
+{{- if gt (len $host) 253 }}
+{{- fail (printf "ezua.virtualService.endpoint: %q is longer than 253 characters, the limit of a host name; set a shorter name" .Values.ezua.virtualService.endpoint) }}
+{{- end }}
+{{- $fullname := include "llamafactory.fullname" . }}
+{{- if not (regexMatch "^[a-z]([-a-z0-9]*[a-z0-9])?$" $fullname) }}
+{{- fail (printf "release name %q: objects would be named %q, and Service names must start with a letter and hold only lowercase letters, digits and '-'; choose another release name or set fullnameOverride" .Release.Name $fullname) }}
+{{- end }}
+{{- if not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" .Release.Namespace) }}
+{{- fail (printf "namespace %q: Kubernetes namespaces hold only lowercase letters, digits and '-'; choose another namespace" .Release.Namespace) }}
 {{- end }}
 {{- $port := include "llamafactory.port" . | atoi }}
 {{- $target := .Values.service.targetPort }}
@@ -342,11 +353,11 @@ check of the values model (values.py), and names the key and the fix. */ -}}
 {{- range $entry := $paths }}
 {{- $key := index $entry 0 }}
 {{- $path := index $entry 1 }}
-{{- $normalized := regexReplaceAll "/+$" $path "" | default "/" }}
+{{- $normalized := regexReplaceAll "/+$" (regexReplaceAll "/+" $path "/") "" | default "/" }}
 {{- if hasKey $seen $normalized }}
 {{- fail (printf "%s: %q is also the mount path of %s; give each volume its own path" $key $path (get $seen $normalized)) }}
 {{- end }}
-{{- if has $normalized (list "/" "/app" "/dev" "/dev/shm" "/proc" "/sys" "/tmp") }}
+{{- if has $normalized (splitList " " "/ /app /bin /boot /dev /dev/shm /etc /lib /lib64 /proc /root /run /sbin /sys /tmp /usr /var") }}
 {{- fail (printf "%s: %q would hide a system directory or the application in /app; choose another path" $key $path) }}
 {{- end }}
 {{- $_ := set $seen $normalized $key }}
