@@ -192,15 +192,40 @@ def _message(error: Mapping[str, Any]) -> str:
     return message
 
 
+# pydantic tags each alternative of a union of plain types with the type's name.
+_UNION_TAGS = {"str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean"}
+
+
+def _merge_union_errors(errors: list[Any]) -> list[Any]:
+    """Fold the errors of one value against each alternative of a union of plain
+    types (``api.extraArgs.x.str``, ``.int``, …) into one error on the value."""
+    merged: list[Any] = []
+    alternatives: dict[tuple[Any, ...], list[str]] = {}
+    for item in errors:
+        location = tuple(item["loc"])
+        if location and location[-1] in _UNION_TAGS and item["type"].endswith("_type"):
+            parent = location[:-1]
+            if parent not in alternatives:
+                alternatives[parent] = []
+                merged.append({**item, "loc": parent, "type": "union_type", "alternatives": alternatives[parent]})
+            alternatives[parent].append(_UNION_TAGS[location[-1]])
+        else:
+            merged.append(item)
+    return merged
+
+
 def format_validation_error(error: ValidationError) -> list[str]:
     """Turn a pydantic error into one line per problem, each naming the full key path."""
     lines = []
-    for item in error.errors():
+    for item in _merge_union_errors(error.errors()):
         location = _location(item["loc"])
         cause = item.get("ctx", {}).get("error")
         if isinstance(cause, KeyedError):
             key = cause.key if location == "(root)" else f"{location}.{cause.key}"
             lines.append(f"{key}: {cause.message}")
+        elif item["type"] == "union_type":
+            expected = ", ".join(item["alternatives"][:-1]) + f" or {item['alternatives'][-1]}"
+            lines.append(f"{location}: expected {expected}, got {item['input']!r}")
         else:
             lines.append(f"{location}: {_message(item)}")
     return lines

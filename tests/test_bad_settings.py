@@ -24,6 +24,10 @@ UNKNOWN_FIX = "check its spelling against values.yaml"
 BAD_SETTINGS: list[tuple[str, dict[str, Any], str, str | None]] = [
     # wrong types
     ("replica-count-text", {"replicaCount": "one"}, "replicaCount", "write it without quotes"),
+    # One line for a value that fits none of a union's types, not one per type.
+    ("extra-arg-list", {**API, "api": {"model": "m", "extraArgs": {"stop": ["a"]}}}, "api.extraArgs.stop",
+     "expected a string, an integer, a number or a boolean, got ['a']"),
+    ("target-port-list", {"service": {"targetPort": [1]}}, "service.targetPort", "expected an integer or a string"),
     ("shm-text", {"shmSizeGi": "lots"}, "shmSizeGi", "valid integer"),
     ("shm-fraction", {"shmSizeGi": 1.5}, "shmSizeGi", "valid integer"),
     ("enabled-text", {"persistence": {"output": {"enabled": "maybe"}}}, "persistence.output.enabled", "expected true or false"),
