@@ -44,6 +44,8 @@ class ShmVolume(Construct):
     ) -> None:
         super().__init__(scope, id)
 
+        if isinstance(size_gi, bool) or not isinstance(size_gi, int):
+            raise ConstructError(f"ShmVolume size_gi={size_gi!r} must be a whole number of GiB, such as 16")
         if size_gi <= 0:
             raise ConstructError(
                 f"ShmVolume size_gi={size_gi!r} must be positive; create no ShmVolume to go without one"

@@ -61,3 +61,11 @@ def test_non_positive_size_rejected():
 
     with pytest.raises(ConstructError, match="size_gi=0"):
         ShmVolume(chart, "shm", size_gi=0)
+
+
+@pytest.mark.parametrize("size", ["16", 1.5, True, None])
+def test_size_must_be_whole_gib(size):
+    chart = cdk8s.Chart(cdk8s.App(), "c")
+
+    with pytest.raises(ConstructError, match="whole number of GiB"):
+        ShmVolume(chart, "shm", size_gi=size)
