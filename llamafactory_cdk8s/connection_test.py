@@ -42,6 +42,10 @@ class ConnectionTest(Construct):
     as ``nobody`` on a read-only root filesystem with no capabilities, whatever the
     application's own security settings are.
 
+    Its pod carries the release's selector labels, so the NetworkPolicy admits it.
+    The Service selects it too, but targets the port named ``http``, which this
+    container does not declare, so no traffic is ever routed to the check.
+
     Args:
         values: the release's settings.
         names: names and labels of the release.

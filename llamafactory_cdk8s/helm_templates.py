@@ -527,7 +527,12 @@ def deployment_template(samples: Samples) -> str:
 
     template = spec["template"]
     put(template, ("metadata", "labels"), Block('include "llamafactory.podLabels" .'))
-    put(template, ("metadata", "annotations"), If(".Values.podAnnotations", Block("toYaml ."), keyword="with"), new=True)
+    put(
+        template,
+        ("metadata", "annotations"),
+        If(".Values.podAnnotations", Block('include "llamafactory.quotedMap" . | trim'), keyword="with"),
+        new=True,
+    )
 
     pod = template["spec"]
     put(pod, ("securityContext",), Block('include "llamafactory.podSecurityContext" .'))

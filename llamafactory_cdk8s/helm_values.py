@@ -31,6 +31,8 @@ from pydantic import BaseModel
 
 from .values import (
     AFFINITY_SCHEMA,
+    MAX_EXACT_INTEGER,
+    YAML_TEXT_PATTERN,
     GPU_COUNT_PATTERN,
     SECRET_WORDS,
     nested_model,
@@ -237,7 +239,7 @@ def _quantity_schema() -> dict[str, Any]:
     return {
         "anyOf": [
             {"type": "string", "pattern": QUANTITY_PATTERN},
-            {"type": "number", "minimum": 0},
+            {"type": "number", "minimum": 0, "maximum": MAX_EXACT_INTEGER},
         ]
     }
 
@@ -253,9 +255,18 @@ def _resource_map_schema(description: str) -> dict[str, Any]:
     }
 
 
+# Whole numbers beyond 2^53 change when Helm reads them as floats; the model refuses them.
+_EXACT_NUMBER = {"minimum": -MAX_EXACT_INTEGER, "maximum": MAX_EXACT_INTEGER}
+
+
 def _env_value_schema(description: str) -> dict[str, Any]:
     # Numbers and booleans become strings, and null becomes "".
-    return {"type": ["string", "number", "boolean", "null"], "description": description}
+    return {
+        "type": ["string", "number", "boolean", "null"],
+        "pattern": YAML_TEXT_PATTERN,
+        **_EXACT_NUMBER,
+        "description": description,
+    }
 
 
 def _env_name_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -267,7 +278,7 @@ def _extra_args_schema(schema: dict[str, Any]) -> dict[str, Any]:
     # Names with a word such as token or key, which the model keeps off the command line.
     secret_like = {"pattern": f"(^|_)({'|'.join(SECRET_WORDS)})(_|$)"}
     names = {**schema["propertyNames"], "not": {"anyOf": [{"enum": reserved}, secret_like]}}
-    return {**schema, "propertyNames": names}
+    return {**schema, "propertyNames": names, "additionalProperties": {**schema["additionalProperties"], **_EXACT_NUMBER}}
 
 
 def _affinity_schema(shape: Any) -> dict[str, Any]:
@@ -314,7 +325,8 @@ def _field_override(model: type[BaseModel], name: str, schema: dict[str, Any]) -
     if (model, name) == (ImageValues, "tag"):
         # "" means the default tag, and a whole number is read as its digits.
         text = {"type": "string", "pattern": f"^({schema['pattern'].strip('^$')})?$"}
-        return {"anyOf": [text, {"type": "integer", "minimum": 0}], "description": description}
+        number = {"type": "integer", "minimum": 0, "maximum": MAX_EXACT_INTEGER}
+        return {"anyOf": [text, number], "description": description}
     if (model, name) == (EnvVar, "name"):
         return _env_name_schema(schema)
     if (model, name) == (ApiValues, "extra_args"):

@@ -33,6 +33,7 @@ from .values import (
     SECRET_KEY_PATTERN,
     STORAGE_CLASS_PATTERN,
     TEMPLATE_PATTERN,
+    YAML_TEXT_PATTERN,
     DNS_1035_LABEL_PATTERN,
     DNS_LABEL_PATTERN,
     DNS_SUBDOMAIN_PATTERN,
@@ -63,6 +64,7 @@ PATTERN_HINTS = {
     QUANTITY_PATTERN: "use a non-negative Kubernetes quantity such as '200Gi', '500m' or '4'",
     ENV_NAME_PATTERN: "use letters, digits, '_', '-' and '.', not starting with a digit",
     NO_CONTROL_CHARS_PATTERN: "remove the control characters such as newlines and tabs",
+    YAML_TEXT_PATTERN: "remove the control characters other than tabs and line breaks",
     IMAGE_REPOSITORY_PATTERN: "use a repository such as 'hiyouga/llamafactory', lowercase, optionally "
     "after a registry host such as 'registry.example.com:5000/'",
     IMAGE_TAG_PATTERN: "use a tag of letters, digits, '_', '.' and '-' (at most 128), such as '0.9.4'",
@@ -85,14 +87,16 @@ PATTERN_HINTS = {
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any], *, keep_nulls: bool = False) -> dict[str, Any]:
     """Merge ``override`` into a copy of ``base`` as Helm merges values files.
 
-    Maps merge key by key, lists and scalars replace, and ``None`` removes the key,
-    unless ``keep_nulls`` is set: then ``None`` replaces the value, so that layered
-    user files keep their nulls until they are checked against the model.
+    Maps merge key by key, lists and scalars replace, and ``None`` removes a key that
+    ``base`` has. A ``None`` for a key that ``base`` lacks stays, as in Helm, where
+    the schema then refuses it (``podLabels: {team: null}``). With ``keep_nulls``,
+    ``None`` always replaces the value, so that layered user files keep their nulls
+    until they are checked against the model.
     """
     merged = dict(base)
     for key, value in override.items():
-        if value is None and not keep_nulls:
-            merged.pop(key, None)
+        if value is None and not keep_nulls and key in merged:
+            merged.pop(key)
         elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
             merged[key] = deep_merge(merged[key], value, keep_nulls=keep_nulls)
         else:
@@ -193,7 +197,13 @@ def _message(error: Mapping[str, Any]) -> str:
 
 
 # pydantic tags each alternative of a union of plain types with the type's name.
-_UNION_TAGS = {"str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean"}
+_UNION_TAGS = {
+    "str": "a string",
+    "constrained-str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "a boolean",
+}
 
 
 def _merge_union_errors(errors: list[Any]) -> list[Any]:
@@ -214,10 +224,25 @@ def _merge_union_errors(errors: list[Any]) -> list[Any]:
     return merged
 
 
+class _Hidden:
+    def __repr__(self) -> str:
+        return "(a secret, not shown)"
+
+
+SECRET_FIELDS = {("huggingface", "token"), ("api", "apiKey")}
+"""Keys whose values never appear in a message: an error message can end up in a CI
+log."""
+
+
 def format_validation_error(error: ValidationError) -> list[str]:
-    """Turn a pydantic error into one line per problem, each naming the full key path."""
+    """Turn a pydantic error into one line per problem, each naming the full key path.
+
+    The value of a secret key is never repeated in its message.
+    """
     lines = []
     for item in _merge_union_errors(error.errors()):
+        if tuple(item["loc"][-2:]) in SECRET_FIELDS and "input" in item:
+            item = {**item, "input": _Hidden()}
         location = _location(item["loc"])
         cause = item.get("ctx", {}).get("error")
         if isinstance(cause, KeyedError):

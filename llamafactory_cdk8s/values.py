@@ -49,7 +49,7 @@ QUANTITY_PATTERN = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,2}|[KMGTPE]i
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 # A model id or path: no control characters, and not blank or an option ("--help").
-MODEL_PATTERN = r"^[^ \x00-\x1f\x7f-][^\x00-\x1f\x7f]*$"
+MODEL_PATTERN = r"^[^ \x00-\x1f\x7f-\x9f-][^\x00-\x1f\x7f-\x9f]*$"
 
 # RFC 1035 label: what Kubernetes requires of Service names, which start with a letter.
 DNS_1035_LABEL_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
@@ -78,8 +78,8 @@ IMAGE_DIGEST_PATTERN = r"^(sha256:[a-f0-9]{64})?$"
 TEMPLATE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
 ARGUMENT_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 SECRET_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
-HTTP_URL_PATTERN = r"^(https?://[^ \x00-\x1f\x7f]+)?$"
-MOUNT_PATH_PATTERN = r"^/[^\x00-\x1f\x7f:]*$"
+HTTP_URL_PATTERN = r"^(https?://[^ \x00-\x1f\x7f-\x9f]+)?$"
+MOUNT_PATH_PATTERN = r"^/[^\x00-\x1f\x7f-\x9f:]*$"
 GATEWAY_PATTERN = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 DURATION_PATTERN = r"^[0-9]+(\.[0-9]+)?(h|m|s|ms)$"
 PROVIDER_PATTERN = r"^[A-Za-z0-9][-A-Za-z0-9_.]*$"
@@ -93,8 +93,11 @@ LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE_PATTERN, max_l
 ASCII_SPACE = " \t\n\r\f\v"
 """Characters stripped around numbers written as strings, as the chart's schema allows."""
 
-NO_CONTROL_CHARS_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+NO_CONTROL_CHARS_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
 NoControlChars = Annotated[str, StringConstraints(pattern=NO_CONTROL_CHARS_PATTERN)]
+YAML_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+"""Text that YAML can carry, and Helm therefore accepts: tabs and line breaks, but no
+other control characters."""
 
 # Variables the chart sets itself. Setting them through extraEnv would either be
 # overridden silently or put a secret in plain text, so extraEnv rejects them and
@@ -175,6 +178,11 @@ def number_string(value: int | float) -> str:
     ``4`` → ``"4"``, ``2.0`` → ``"2"``, ``0.5`` → ``"0.5"``, ``1e-05`` → ``"1e-05"``,
     ``1234567.5`` → ``"1.2345675e+06"``.
     """
+    if abs(value) > MAX_EXACT_INTEGER:
+        raise ValueError(
+            f"{value} is too large for Helm, which reads numbers as 64-bit floats and would "
+            f"change it; write it as a quoted string"
+        )
     if isinstance(value, int):
         return str(value)
     if value.is_integer() and abs(value) < 1e18:
@@ -243,6 +251,14 @@ def _check_keys(value: Any, shape: Any, path: str) -> None:
         for index, item in enumerate(value):
             _check_keys(item, shape[0], f"{path}[{index}]")
 
+
+MAX_INT32 = 2**31 - 1
+"""Largest user or group ID Linux takes, and a bound for seconds that Helm's 64-bit
+integers cannot wrap."""
+
+MAX_EXACT_INTEGER = 2**53
+"""Helm reads numbers as 64-bit floats, which hold every whole number up to this one
+exactly; a larger one written unquoted would change on its way through Helm."""
 
 SECRET_WORDS = ("token", "key", "secret", "password")
 """Words that mark an extra argument as a secret, which must not be on the command line."""
@@ -326,7 +342,7 @@ class ImageValues(ValuesSection):
         if value == "":
             return cls.model_fields["tag"].default
         if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
+            return number_string(value)
         if isinstance(value, float):
             raise ValueError(f"YAML read the tag as the number {value!r}; quote it, for example tag: \"1.10\"")
         return value
@@ -399,7 +415,7 @@ class ApiValues(ValuesSection):
 
     extra_args: dict[
         Annotated[str, StringConstraints(pattern=ARGUMENT_NAME_PATTERN)],
-        str | int | float | bool,
+        NoControlChars | int | float | bool,
     ] = Field(default_factory=dict)
     """More model arguments, rendered as `--key value` after the ones above, for
     example `{trust_remote_code: true}`. Default empty."""
@@ -420,7 +436,9 @@ class ApiValues(ValuesSection):
     @field_validator("extra_args")
     @classmethod
     def _extra_args_are_not_reserved(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key in value:
+        for key, item in value.items():
+            if isinstance(item, (int, float)) and not isinstance(item, bool):
+                number_string(item)  # refuses integers Helm cannot keep exactly
             if set(SECRET_WORDS) & set(key.split("_")):
                 raise ValueError(
                     f"{key!r} looks like a secret, and arguments are visible in the pod spec; "
@@ -604,7 +622,7 @@ class Toleration(ValuesSection):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
     """Taint effect to tolerate; unset tolerates every effect."""
 
-    toleration_seconds: int | None = Field(None, ge=0)
+    toleration_seconds: int | None = Field(None, ge=0, le=MAX_INT32)
     """Seconds the pod stays bound after a `NoExecute` taint appears."""
 
     @model_validator(mode="after")
@@ -647,24 +665,24 @@ class Capabilities(ValuesSection):
 class PodSecurityContextValues(ValuesSection):
     """Pod security context. Fields left unset are left out of the manifest."""
 
-    run_as_user: int | None = Field(None, ge=0)
+    run_as_user: int | None = Field(None, ge=0, le=MAX_INT32)
     """UID of every container. Unset (default) keeps the image's user, root: the
     upstream image installs into root-owned `/app` and `/root/.cache`."""
 
-    run_as_group: int | None = Field(None, ge=0)
+    run_as_group: int | None = Field(None, ge=0, le=MAX_INT32)
     """Primary GID of every container. Default unset."""
 
     run_as_non_root: bool | None = None
     """Refuse to start as UID 0. See the README's non-root setting."""
 
-    fs_group: int | None = Field(None, ge=0)
+    fs_group: int | None = Field(None, ge=0, le=MAX_INT32)
     """Group that owns the volumes, so a non-root user can write them."""
 
     fs_group_change_policy: Literal["OnRootMismatch", "Always"] | None = None
     """When the kubelet changes volume ownership to `fsGroup`. Default unset
     (Kubernetes: `Always`); `OnRootMismatch` starts faster on large volumes."""
 
-    supplemental_groups: list[int] = Field(default_factory=list)
+    supplemental_groups: list[Annotated[int, Field(ge=0, le=MAX_INT32)]] = Field(default_factory=list)
     """More GIDs for every container. Default none."""
     seccomp_profile: SeccompProfile | None = Field(default_factory=SeccompProfile)
     """Default `RuntimeDefault`, the container runtime's system-call filter."""
@@ -688,10 +706,10 @@ class SecurityContextValues(ValuesSection):
     run_as_non_root: bool | None = None
     """Refuse to start as UID 0; overrides the pod setting. Default unset."""
 
-    run_as_user: int | None = Field(None, ge=0)
+    run_as_user: int | None = Field(None, ge=0, le=MAX_INT32)
     """UID of the container; overrides the pod setting. Default unset."""
 
-    run_as_group: int | None = Field(None, ge=0)
+    run_as_group: int | None = Field(None, ge=0, le=MAX_INT32)
     """GID of the container; overrides the pod setting. Default unset."""
 
     capabilities: Capabilities = Field(default_factory=Capabilities)
@@ -841,7 +859,7 @@ class EnvVar(ValuesSection):
     name: Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
     """Variable name."""
 
-    value: str = ""
+    value: Annotated[str, StringConstraints(pattern=YAML_TEXT_PATTERN)] = ""
     """Value; numbers and booleans become strings."""
 
     @field_validator("value", mode="before")

@@ -42,7 +42,10 @@ def helm_template(
         command = ["helm", "template", release, str(chart), "--namespace", namespace, *extra]
         if settings is not None:
             path = Path(directory) / "values.yaml"
+            # JSON is YAML; DEL is the one control character json.dumps leaves raw,
+            # and Helm's YAML parser refuses raw control characters.
             text = settings if isinstance(settings, str) else json.dumps(dict(settings), ensure_ascii=False)
+            text = text.replace("\x7f", "\\u007f")
             path.write_text(text, encoding="utf-8")
             command += ["-f", str(path)]
         result = subprocess.run(command, capture_output=True, text=True, timeout=60)

@@ -10,6 +10,7 @@ left to chance: files that break them must be refused too.
 
 from __future__ import annotations
 
+import copy
 import re
 import types
 import typing
@@ -20,7 +21,9 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, StringConstraints
 from pydantic.fields import FieldInfo
 
+from llamafactory_cdk8s.errors import LlamaFactoryError
 from llamafactory_cdk8s.helm_values import NOT_IN_VALUES_YAML
+from llamafactory_cdk8s.loading import values_from_mapping
 from llamafactory_cdk8s.values import Values, nested_model
 
 # Strings that try to leave their YAML scalar or run template code.
@@ -40,16 +43,21 @@ ASCII = st.characters(min_codepoint=32, max_codepoint=126)
 
 
 def _resources() -> st.SearchStrategy[dict[str, Any]]:
-    side = st.fixed_dictionaries(
-        {},
-        optional={
-            "cpu": QUANTITIES,
-            "memory": st.sampled_from(["8Gi", "64Gi", "512Mi", "100G", 1000000000]),
-            "nvidia.com/gpu": st.one_of(st.integers(0, 4), st.sampled_from(["1", "2", "500m"])),
-            "ephemeral-storage": st.sampled_from(["10Gi", "1Ti"]),
-        },
-    )
-    return st.fixed_dictionaries({}, optional={"requests": side, "limits": side})
+    def side(gpus: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+        return st.fixed_dictionaries(
+            {},
+            optional={
+                "cpu": QUANTITIES,
+                "memory": st.sampled_from(["8Gi", "64Gi", "512Mi", "100G", 1000000000]),
+                "nvidia.com/gpu": gpus,
+                "ephemeral-storage": st.sampled_from(["10Gi", "1Ti"]),
+            },
+        )
+
+    gpus = st.one_of(st.integers(0, 4), st.sampled_from(["1", "2", "500m"]))
+    # A GPU request unequal to the limit is refused; requests name GPUs less often.
+    requests = st.one_of(side(st.nothing()), side(st.nothing()), side(gpus))
+    return st.fixed_dictionaries({}, optional={"requests": requests, "limits": side(gpus)})
 
 
 SECCOMP_PROFILES = st.sampled_from(
@@ -92,6 +100,7 @@ OVERRIDES: dict[str, st.SearchStrategy[Any]] = {
             optional={"value": st.one_of(st.text(max_size=8), st.integers(-10, 10**9), st.booleans(), st.none(), st.floats(allow_nan=False, allow_infinity=False))},
         ),
         max_size=3,
+        unique_by=lambda variable: variable["name"],
     ),
     "resources": _resources(),
     "tolerations": _tolerations(),
@@ -106,8 +115,14 @@ OVERRIDES: dict[str, st.SearchStrategy[Any]] = {
         ]
     ),
     "podSecurityContext.seccompProfile": SECCOMP_PROFILES,
+    # privileged needs allowPrivilegeEscalation, which is drawn on its own.
+    "securityContext.privileged": st.sampled_from([False, False, False, True]),
     # Budgets below the 600 s floor are refused; most draws stay above it.
-    "probes.startup.failureThreshold": st.one_of(st.none(), st.integers(1, 59), st.integers(60, 10_000)),
+    "probes.startup.failureThreshold": st.one_of(
+        st.none(), st.integers(60, 10_000), st.integers(60, 10_000), st.integers(1, 59)
+    ),
+    # api mode without a model is refused; most draws keep one.
+    "api.model": st.sampled_from(["org/model", "/app/output/merged", "Qwen/Qwen2.5-0.5B-Instruct", None]),
     "securityContext.seccompProfile": st.one_of(st.none(), SECCOMP_PROFILES),
     "podSecurityContext.supplementalGroups": st.lists(st.integers(0, 10**7), max_size=2),
     "securityContext.capabilities.add": st.lists(st.sampled_from(["SYS_PTRACE", "IPC_LOCK"]), max_size=1),
@@ -115,7 +130,9 @@ OVERRIDES: dict[str, st.SearchStrategy[Any]] = {
     "networkPolicy.allowedNamespaces": st.lists(st.sampled_from(["istio-system", "team-a", "kubeflow"]), max_size=3),
     "ezua.authorizationPolicy.matchLabels": st.dictionaries(LABEL_KEYS, LABEL_VALUES, max_size=2),
     "image.registry": st.sampled_from(["", "${AIRGAP_REGISTRY}", "registry.example.com:5000", "reg.example.com/mirror/"]),
-    "ezua.virtualService.endpoint": st.sampled_from(["llamafactory.${DOMAIN_NAME}", "lf.example.com", "*.example.com", "bad host"]),
+    "ezua.virtualService.endpoint": st.sampled_from(
+        ["llamafactory.${DOMAIN_NAME}", "lf.example.com", "*.example.com", "lf-team-a.${DOMAIN_NAME}", "a.b.c", "bad host"]
+    ),
     "shmSizeGi": st.one_of(st.integers(0, 64), st.sampled_from(["16", " 8 ", "x"])),
     "persistence.hfCache.mountPath": st.one_of(st.none(), PATHS),
     "persistence.data.mountPath": PATHS,
@@ -144,6 +161,15 @@ def _unwrap(annotation: Any) -> tuple[list[Any], list[Any], bool]:
         else:
             alternatives.append(argument)
     return alternatives, metadata, optional
+
+
+def _model_accepts(path: str, value: Any) -> bool:
+    """Whether the model accepts ``value`` at ``path`` in an otherwise default file."""
+    try:
+        values_from_mapping(_nest({path: value}))
+    except LlamaFactoryError:
+        return False
+    return True
 
 
 def _default(path: str) -> Any:
@@ -177,7 +203,8 @@ def _leaf(field: FieldInfo, path: str) -> tuple[st.SearchStrategy[Any], st.Searc
             anchored = re.sub(r"\$$", r"\\Z", pattern) if pattern else None
             text = st.from_regex(anchored, fullmatch=True, alphabet=ASCII) if anchored else st.text(ASCII, max_size=12)
             valid.append(text.filter(lambda value: len(value) <= 80))
-            invalid.append(st.sampled_from([*HOSTILE, 7, True]))
+            hostile = [value for value in HOSTILE if not _model_accepts(path, value)]
+            invalid.append(st.sampled_from([*hostile, 7, True]))
     # null deletes a key in Helm; the model allows it only where the default is empty.
     if optional and _default(path) is None:
         valid.append(st.none())
@@ -201,7 +228,7 @@ def leaf_strategies(model: type[BaseModel] = Values, prefix: str = "") -> dict[s
             continue
         if key in OVERRIDES:
             found[key] = OVERRIDES[key]
-            INVALID[key] = st.sampled_from(["x", 5, [{"bogus": 1}], {"bogus": {"a": 1}}, None])
+            INVALID[key] = st.sampled_from([5.5, [{"bogus": 1}], {"bogus": {"a": 1}}])
             continue
         section = nested_model(field.annotation)
         if section is not None and typing.get_origin(field.annotation) is not list:
@@ -224,10 +251,7 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
 
 LEAVES = leaf_strategies()
 
-MODES = st.one_of(
-    st.just({}),
-    st.just({"mode": "api", "api": {"model": "org/model"}}),
-)
+MODES = st.sampled_from([{}, {}, {"mode": "api", "api": {"model": "org/model"}}])
 
 
 @st.composite
@@ -240,7 +264,7 @@ def values_files(draw: st.DrawFn, max_leaves: int = 8, invalid: bool = False) ->
     if invalid:
         path = draw(st.sampled_from(sorted(INVALID)), label="invalid leaf")
         flat[path] = draw(INVALID[path], label=f"invalid {path}")
-    settings = draw(MODES)
+    settings = copy.deepcopy(draw(MODES))  # sampled_from returns the same dict each time
     nested = _nest(flat)
     for key, value in nested.items():
         if isinstance(value, dict) and isinstance(settings.get(key), dict):

@@ -115,8 +115,12 @@ BAD_SETTINGS: list[tuple[str, dict[str, Any], str, str | None]] = [
     ("memory-request-above-limit", {"resources": {"requests": {"memory": "128Gi"}}},
      "resources.requests.memory", "raise the limit"),
     ("cpu-request-above-limit", {"resources": {"requests": {"cpu": 16}}}, "resources.requests.cpu", "raise the limit"),
-    ("no-cpu-at-all", {"resources": {"requests": {"cpu": None}, "limits": {"cpu": None}}},
+    ("no-cpu-at-all", {"resources": {"limits": {"cpu": None}}},
      "resources.limits.cpu", "set resources.limits.cpu"),
+    # A null for a key that has no default is kept, as Helm keeps it, and refused.
+    ("null-request-without-default", {"resources": {"requests": {"cpu": None}}},
+     "resources.requests.cpu", "valid string"),
+    ("null-pod-label", {"podLabels": {"team": None}}, "podLabels.team", "valid string"),
     ("resource-name-space", {"resources": {"limits": {"nvidia gpu": 1}}},
      "resources.limits.nvidia gpu", "use a name such as 'cpu'"),
     # API mode
@@ -302,3 +306,22 @@ def test_injection_never_reaches_values() -> None:
 
     assert len(info.value.problems) == 1
     assert "\nx: y" not in info.value.problems[0]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"huggingface": {"token": "hf_SECRET_VALUE\t"}},
+        {"api": {"apiKey": "SECRET_VALUE\n"}},
+        {"api": {"apiKey": 12345678}},
+    ],
+    ids=["token-tab", "api-key-newline", "api-key-number"],
+)
+def test_secret_values_never_appear_in_messages(settings: dict[str, Any]) -> None:
+    with pytest.raises(SettingsError) as info:
+        values_from_mapping(settings)
+
+    message = str(info.value)
+    assert "SECRET_VALUE" not in message
+    assert "12345678" not in message
+    assert "(a secret, not shown)" in message

@@ -241,6 +241,9 @@ def test_connection_test_asks_for_the_probe_path(settings: dict, url: str) -> No
     assert pod["restartPolicy"] == "Never"
     assert job["spec"]["backoffLimit"] == 0
     assert pod["securityContext"]["runAsNonRoot"] is True
+    # The Service targets the named port http; without it the check never gets traffic.
+    assert "ports" not in container
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["name"] == "http"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
 

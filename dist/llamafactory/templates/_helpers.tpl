@@ -70,6 +70,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{- toYaml (merge $labels (.Values.podLabels | default dict) (dig "kyverno" "labels" dict .Values.ezua)) }}
 {{- end }}
 
+{{- /* A map of strings with every key and value quoted, so that no annotation value
+(such as "=" or "<<") reads as YAML syntax. */ -}}
+{{- define "llamafactory.quotedMap" -}}
+{{- range $key, $value := . }}
+{{ $key | quote }}: {{ $value | quote }}
+{{- end }}
+{{- end }}
+
 {{- /* A value written as a string; numbers as in values.number_string. */ -}}
 {{- define "llamafactory.string" -}}
 {{- if kindIs "invalid" . }}
