@@ -518,9 +518,10 @@ class ResourcesValues(ValuesSection):
     )
     """Limits. Default 8 CPUs, 64Gi memory, 1 GPU. PCAI rejects containers without a
     CPU limit: when `limits.cpu` is missing, `requests.cpu` is used. Kubernetes needs
-    GPU requests equal to limits: set the GPU count here; a count given on one side
-    only is copied to the other, and two different counts are an error. 0 GPUs
-    leaves the key out."""
+    GPU requests equal to limits: set the GPU count here. A count on one side only is
+    copied to the other, but the default limit of 1 counts as a side, so a request of
+    2 alone is an error; set `limits.nvidia.com/gpu` instead. 0 GPUs leaves the key
+    out."""
 
     @field_validator("requests", "limits", mode="before")
     @classmethod
