@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .errors import SettingsError
+from .helm_yaml import load_helm_yaml
 from .values import (
     nested_model,
     ARGUMENT_NAME_PATTERN,
@@ -286,7 +287,7 @@ def read_values_file(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as error:
         raise SettingsError([f"not UTF-8 text (byte {error.start}); save the file as UTF-8"], str(path)) from error
     try:
-        data = yaml.safe_load(text)
+        data = load_helm_yaml(text)
     except yaml.YAMLError as error:
         raise SettingsError([f"not valid YAML: {error}"], str(path)) from error
     if data is None:

@@ -28,6 +28,7 @@ from helm_support import (
 )
 from llamafactory_cdk8s.helm_chart import CHART_VERSION, chart_files, package_chart, write_chart
 from llamafactory_cdk8s.helm_templates import SAMPLE_SETTINGS, TEMPLATES
+from llamafactory_cdk8s.helm_yaml import load_helm_yaml
 from llamafactory_cdk8s.values import APP_VERSION
 from test_kubernetes_schemas import REJECTED_FILES
 
@@ -46,7 +47,8 @@ def _helm(*arguments: str) -> subprocess.CompletedProcess[str]:
 
 
 def _settings(path: Path) -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    # Read as Helm reads it, since helm gets the file itself.
+    return load_helm_yaml(path.read_text(encoding="utf-8")) or {}
 
 
 # --- the files ---------------------------------------------------------------------------
