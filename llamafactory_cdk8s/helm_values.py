@@ -32,6 +32,7 @@ from pydantic import BaseModel
 from .values import (
     AFFINITY_SCHEMA,
     MAX_EXACT_INTEGER,
+    RESOURCE_NAME_PATTERN,
     YAML_TEXT_PATTERN,
     GPU_COUNT_PATTERN,
     SECRET_WORDS,
@@ -249,7 +250,7 @@ def _resource_map_schema(description: str) -> dict[str, Any]:
     return {
         "type": "object",
         "description": description,
-        "propertyNames": {"pattern": LABEL_KEY_PATTERN},
+        "propertyNames": {"pattern": RESOURCE_NAME_PATTERN},
         "properties": {GPU_RESOURCE: gpus},
         "additionalProperties": _quantity_schema(),
     }

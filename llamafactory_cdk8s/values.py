@@ -87,6 +87,11 @@ NAME_OVERRIDE_PATTERN = r"^([a-z]([-a-z0-9]*[a-z0-9])?)?$"
 STORAGE_CLASS_PATTERN = f"^(-|{DNS_SUBDOMAIN_PATTERN.strip('^$')})?$"
 OPTIONAL_LABEL_KEY_PATTERN = f"^({LABEL_KEY_PATTERN.strip('^$')})?$"
 
+# A compute resource Kubernetes knows: a built-in one, or an extended one with a domain.
+RESOURCE_NAME_PATTERN = (
+    r"^(cpu|memory|ephemeral-storage|hugepages-[0-9]+[KMGTPE]i|"
+    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$"
+)
 Quantity = Annotated[str, StringConstraints(pattern=QUANTITY_PATTERN)]
 DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN, max_length=63)]
 LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE_PATTERN, max_length=63)]
@@ -534,8 +539,12 @@ class ResourcesValues(ValuesSection):
     @classmethod
     def _resource_names(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value:
-            if not re.fullmatch(LABEL_KEY_PATTERN, name):
-                raise KeyedError(name, "invalid resource name; use a name such as 'cpu' or 'nvidia.com/gpu'")
+            if not re.fullmatch(RESOURCE_NAME_PATTERN, name):
+                raise KeyedError(
+                    name,
+                    "invalid resource name; use cpu, memory, ephemeral-storage, hugepages-<size> "
+                    "or a name with a domain such as 'nvidia.com/gpu'",
+                )
         return value
 
     @model_validator(mode="after")
@@ -766,6 +775,13 @@ class ClaimValues(ValuesSection):
     @classmethod
     def _size_string(cls, value: Any) -> Any:
         return quantity_string(value)
+
+    @field_validator("size")
+    @classmethod
+    def _size_positive(cls, value: str) -> str:
+        if _quantity_to_float(value) <= 0:
+            raise ValueError(f"{value!r} is no capacity; Kubernetes requires a claim larger than 0, such as '10Gi'")
+        return value
 
 
 def _claim(size: str, mount_path: str | None) -> Any:

@@ -122,7 +122,7 @@ BAD_SETTINGS: list[tuple[str, dict[str, Any], str, str | None]] = [
      "resources.requests.cpu", "valid string"),
     ("null-pod-label", {"podLabels": {"team": None}}, "podLabels.team", "valid string"),
     ("resource-name-space", {"resources": {"limits": {"nvidia gpu": 1}}},
-     "resources.limits.nvidia gpu", "use a name such as 'cpu'"),
+     "resources.limits.nvidia gpu", "invalid resource name; use cpu, memory"),
     # API mode
     ("api-without-model", {"mode": "api"}, "api.model", "set api.model"),
     ("api-model-empty", {"mode": "api", "api": {"model": ""}}, "api.model", "use a Hugging Face model id"),

@@ -326,6 +326,12 @@ check of the values model (values.py), and names the key and the fix. */ -}}
 {{- if not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" .Release.Namespace) }}
 {{- fail (printf "namespace %q: Kubernetes namespaces hold only lowercase letters, digits and '-'; choose another namespace" .Release.Namespace) }}
 {{- end }}
+{{- range $key := list "hfCache" "data" "output" "webuiState" }}
+{{- $claim := index $.Values.persistence $key }}
+{{- if le (include "llamafactory.quantityValue" (include "llamafactory.string" $claim.size) | float64) 0.0 }}
+{{- fail (printf "persistence.%s.size: %q is no capacity; Kubernetes requires a claim larger than 0, such as '10Gi'" $key (include "llamafactory.string" $claim.size)) }}
+{{- end }}
+{{- end }}
 {{- $port := include "llamafactory.port" . | atoi }}
 {{- $target := .Values.service.targetPort }}
 {{- if not (kindIs "invalid" $target) }}
