@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import string
 import tempfile
 from pathlib import Path
@@ -812,8 +813,10 @@ layers = st.fixed_dictionaries(
 def test_two_files_equal_merged_mapping(first: dict[str, Any], second: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as directory:
         paths = [
-            write_yaml(Path(directory), "a.yaml", yaml.safe_dump(first)),
-            write_yaml(Path(directory), "b.yaml", yaml.safe_dump(second)),
+            # JSON is YAML that Helm's rules and PyYAML's read alike; PyYAML's own
+            # dumper leaves strings such as 0e0 unquoted, which Helm reads as numbers.
+            write_yaml(Path(directory), "a.yaml", json.dumps(first)),
+            write_yaml(Path(directory), "b.yaml", json.dumps(second)),
         ]
 
         layered = load_values(paths)
