@@ -228,7 +228,8 @@ def leaf_strategies(model: type[BaseModel] = Values, prefix: str = "") -> dict[s
             continue
         if key in OVERRIDES:
             found[key] = OVERRIDES[key]
-            INVALID[key] = st.sampled_from([5.5, [{"bogus": 1}], {"bogus": {"a": 1}}])
+            wrong = [5.5, [{"bogus": 1}], {"bogus": {"a": 1}}]
+            INVALID[key] = st.sampled_from([value for value in wrong if not _model_accepts(key, value)])
             continue
         section = nested_model(field.annotation)
         if section is not None and typing.get_origin(field.annotation) is not list:
