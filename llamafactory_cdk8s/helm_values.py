@@ -61,7 +61,7 @@ HEADER = """\
 # Default values of the llamafactory chart.
 #
 # Generated from llamafactory_cdk8s/values.py: do not edit by hand. Change the field
-# or its docstring in the model and run `python -m llamafactory_cdk8s.helm_values DIR`.
+# or its docstring in the model and run `python app.py`.
 """
 
 # Fields where the model reads "" as unset (``empty_as_unset``). values.yaml shows them
