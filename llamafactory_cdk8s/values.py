@@ -105,26 +105,21 @@ YAML_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 other control characters."""
 
 # Variables the chart sets itself. Setting them through extraEnv would either be
-# overridden silently or put a secret in plain text, so extraEnv rejects them and
-# names the key to use instead.
+# overridden silently or put a secret in plain text, so extraEnv rejects them. Each
+# value is the fix the error message gives.
 RESERVED_ENV = {
-    "HF_TOKEN": "huggingface.token or huggingface.existingSecret",
-    "HUGGING_FACE_HUB_TOKEN": "huggingface.token or huggingface.existingSecret",
-    "API_KEY": "api.apiKey or api.existingSecret",
-    "API_PORT": "api.port",
-    "API_HOST": "api.port (the API always listens on all addresses)",
-    "GRADIO_SERVER_PORT": "gradio.serverPort",
-    "GRADIO_SERVER_NAME": "gradio.serverName",
-    "HF_HOME": "persistence.hfCache.mountPath",
-    "HF_HUB_OFFLINE": "huggingface.offline",
-    "HF_ENDPOINT": "huggingface.endpoint",
-    "GRADIO_ANALYTICS_ENABLED": "",
-    "HOME": "",
-}
-# Reserved variables with no key of their own: why the chart fixes them.
-FIXED_ENV = {
-    "GRADIO_ANALYTICS_ENABLED": "the chart turns Gradio's analytics off",
-    "HOME": "the chart points it at the writable /tmp volume",
+    "HF_TOKEN": "use huggingface.token or huggingface.existingSecret instead",
+    "HUGGING_FACE_HUB_TOKEN": "use huggingface.token or huggingface.existingSecret instead",
+    "API_KEY": "use api.apiKey or api.existingSecret instead",
+    "API_PORT": "use api.port instead",
+    "API_HOST": "use api.port instead (the API always listens on all addresses)",
+    "GRADIO_SERVER_PORT": "use gradio.serverPort instead",
+    "GRADIO_SERVER_NAME": "use gradio.serverName instead",
+    "HF_HOME": "use persistence.hfCache.mountPath instead",
+    "HF_HUB_OFFLINE": "use huggingface.offline instead",
+    "HF_ENDPOINT": "use huggingface.endpoint instead",
+    "GRADIO_ANALYTICS_ENABLED": "remove it, because the chart turns Gradio's analytics off",
+    "HOME": "remove it, because the chart points it at the writable /tmp volume",
 }
 
 
@@ -1145,9 +1140,7 @@ class Values(ValuesSection):
             if variable.name in RESERVED_ENV:
                 raise KeyedError(
                     f"extraEnv[{index}].name",
-                    f"{variable.name} is set by the chart; use {RESERVED_ENV[variable.name]} instead"
-                    if RESERVED_ENV[variable.name]
-                    else f"{variable.name} is set by the chart ({FIXED_ENV[variable.name]}); remove it",
+                    f"{variable.name} is set by the chart; {RESERVED_ENV[variable.name]}",
                 )
             if variable.name in seen:
                 raise KeyedError(f"extraEnv[{index}].name", f"{variable.name} is listed twice; keep one")
