@@ -15,16 +15,9 @@ venv=.tools/checkov-venv
 requirements=tools/checkov/requirements.txt
 stamp=$venv/.setup-checkov.sha256
 
-step="start"
-report_failure() {
-    local rc=$?
-    if [ "$rc" -ne 0 ]; then
-        echo "setup-checkov: step \"$step\" failed (exit status $rc); see the output above" >&2
-    fi
-}
-trap report_failure EXIT
-
-log() { echo "setup-checkov: $step: $*" >&2; }
+script_name=setup-checkov
+# shellcheck source=scripts/lib/steps.sh
+source scripts/lib/steps.sh
 
 step="python"
 # numpy 2.4.6, which checkov installs, needs Python 3.11 or newer.
@@ -35,8 +28,8 @@ fi
 python_version=$(python3 --version 2>&1)
 
 step="checkov"
-inputs_hash=$({ cat "$requirements"; echo "$python_version"; } | sha256sum | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$inputs_hash" ] \
+inputs_hash=$(hash_files "$requirements" <(echo "$python_version"))
+if stamp_matches "$stamp" "$inputs_hash" \
     && "$venv/bin/python" -c '' 2>/dev/null && [ -x "$venv/bin/checkov" ]; then
     log "up to date"
     exit 0

