@@ -18,8 +18,8 @@ class AppNetworkPolicy(Construct):
 
     Connections may come from pods in the listed namespaces (on PCAI, the Istio
     ingress gateway's) and from the release's own pods, such as its connection
-    check; every other ingress to the selected pods is dropped. Egress is left
-    open: the app downloads models and datasets.
+    check. Every other connection to the selected pods is dropped. Egress stays
+    open, because the app downloads models and datasets.
 
     Args:
         names: names and labels of the release; the policy selects the release's

@@ -87,7 +87,8 @@ NAME_OVERRIDE_PATTERN = r"^([a-z]([-a-z0-9]*[a-z0-9])?)?$"
 STORAGE_CLASS_PATTERN = f"^(-|{DNS_SUBDOMAIN_PATTERN.strip('^$')})?$"
 OPTIONAL_LABEL_KEY_PATTERN = f"^({LABEL_KEY_PATTERN.strip('^$')})?$"
 
-# A compute resource Kubernetes knows: a built-in one, or an extended one with a domain.
+# A compute resource name that Kubernetes accepts: a built-in one, or an extended one
+# with a domain.
 RESOURCE_NAME_PATTERN = (
     r"^(cpu|memory|ephemeral-storage|hugepages-[0-9]+[KMGTPE]i|"
     r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$"
@@ -257,8 +258,8 @@ MAX_INT32 = 2**31 - 1
 integers cannot wrap."""
 
 MAX_EXACT_INTEGER = 2**53
-"""Helm reads numbers as 64-bit floats, which hold every whole number up to this one
-exactly; a larger one written unquoted would change on its way through Helm."""
+"""Largest whole number Helm keeps exactly. Helm reads numbers as 64-bit floats, so a
+larger one written unquoted changes on its way through Helm."""
 
 SECRET_WORDS = ("token", "key", "secret", "password")
 """Words that mark an extra argument as a secret, which must not be on the command line."""
@@ -333,7 +334,7 @@ class ImageValues(ValuesSection):
     in the registry which image the tag names and downloads only the layers it lacks.
     A retagged image is therefore noticed, and the several-GB layers are fetched once
     per node. A pod then starts
-    only while the registry answers; `IfNotPresent` lets cached images start without
+    only while the registry responds. `IfNotPresent` lets cached images start without
     it."""
 
     @field_validator("tag", mode="before")
@@ -775,7 +776,7 @@ class ClaimValues(ValuesSection):
     @classmethod
     def _size_positive(cls, value: str) -> str:
         if _quantity_to_float(value) <= 0:
-            raise ValueError(f"{value!r} is no capacity; Kubernetes requires a claim larger than 0, such as '10Gi'")
+            raise ValueError(f"{value!r} is invalid: Kubernetes requires a claim larger than 0; set a size such as '10Gi'")
         return value
 
 

@@ -15,8 +15,8 @@ import llamafactory_cdk8s  # noqa: F401  (sets JSII_NODE before cdk8s starts)
 import cdk8s
 from llamafactory_cdk8s import LlamaFactoryChart, values_from_mapping
 
-# CI draws the same examples on every run, so that a red build always points at the
-# change that caused it; local runs keep exploring new examples.
+# CI draws the same examples on every run, so a red build points at the change that
+# caused it. Local runs keep exploring new examples.
 hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI") == "true":
     hypothesis.settings.load_profile("ci")

@@ -44,7 +44,8 @@ CHECKOV_VARIABLE_PREFIXES = ("BC_", "CKV_", "CHECKOV_", "PRISMA_")
 # PyPI. An allow-list that matches no URL makes checkov skip a chart with an
 # http(s) dependency instead of letting `helm template --dependency-update`
 # download it, and the scan fixture then fails because nothing was scanned.
-# checkov 3.3.30 reads all three; docs/checkov.md says how the silence was checked.
+# checkov 3.3.30 reads all three. docs/checkov.md describes how the absence of
+# network traffic was checked.
 OFFLINE_ENV = {
     "BC_SKIP_MAPPING": "TRUE",
     "CKV_SKIP_PACKAGE_UPDATE_CHECK": "TRUE",

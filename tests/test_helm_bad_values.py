@@ -222,7 +222,7 @@ BAD_FILES = [
     case("gpu-milli", {"resources": {"limits": {GPU: "500m"}}}, f"resources.limits.{GPU}",
          f"resources.limits.{GPU}: Does not match pattern"),
     case("claim-size-zero", {"persistence": {"data": {"size": "0"}}}, "persistence.data.size",
-         'persistence.data.size: "0" is no capacity'),
+         'persistence.data.size: "0" is invalid: Kubernetes requires a claim larger than 0'),
     case("resource-name-without-domain", {"resources": {"limits": {"foo": "1"}}}, "resources.limits.foo",
          "resources.limits: Does not match pattern"),
     case("gpu-negative", {"resources": {"limits": {GPU: -1}}}, f"resources.limits.{GPU}",

@@ -109,15 +109,15 @@ def test_archive_is_reproducible_and_holds_the_chart(tmp_path: Path) -> None:
 
 
 def test_helm_reads_the_archive() -> None:
-    shown = yaml.safe_load(_helm("show", "chart", str(ARCHIVE)).stdout)
+    metadata = yaml.safe_load(_helm("show", "chart", str(ARCHIVE)).stdout)
 
-    assert (shown["name"], shown["version"], shown["appVersion"]) == ("llamafactory", "0.1.0", "0.9.2")
+    assert (metadata["name"], metadata["version"], metadata["appVersion"]) == ("llamafactory", "0.1.0", "0.9.2")
 
 
 # --- the archive, with the defaults and each case file ------------------------------------------
-# `helm install --dry-run` needs an API server for its version even in client mode;
-# the control-plane tests install the archive for real. `helm template` runs the
-# same rendering and schema check on the archive without one.
+# `helm install --dry-run` contacts an API server for its version even in client mode.
+# `helm template` runs the same rendering and schema check on the archive without one.
+# NOTE: no test installs the archive on a real API server yet.
 
 
 @pytest.mark.parametrize("path", [None, *CASE_FILES], ids=lambda path: "defaults" if path is None else path.stem)

@@ -176,7 +176,8 @@ def test_values_yaml_comment_width() -> None:
 def test_values_yaml_leaves_out_what_helm_names() -> None:
     loaded = _defaults_file()
 
-    assert "releaseName" not in loaded and "namespace" not in loaded
+    assert "releaseName" not in loaded
+    assert "namespace" not in loaded
     assert "releaseName" in render_values_schema()["properties"]
     assert "releaseName" not in render_values_schema()["required"]
 

@@ -53,7 +53,7 @@ def _same(ours: object, helms: object) -> bool:
 
 
 @pytest.mark.parametrize("index", range(len(SPELLINGS)), ids=[repr(text) for text in SPELLINGS])
-def test_scalar_reads_as_helm_reads_it(helm_reads: dict[str, object], index: int) -> None:
+def test_scalar_matches_helm(helm_reads: dict[str, object], index: int) -> None:
     ours = load_helm_yaml(f"k: {SPELLINGS[index]}\n")["k"]
 
     assert _same(ours, helm_reads.get(f"k{index}")), (SPELLINGS[index], ours, helm_reads.get(f"k{index}"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from conftest import of_kind, only, synth
 
 
-def test_admits_the_gateway_namespace_and_the_release_on_the_named_port():
+def test_policy_admits_gateway_and_release():
     policy = only(synth(), "NetworkPolicy")
     spec = policy["spec"]
     selector = {"app.kubernetes.io/name": "llamafactory", "app.kubernetes.io/instance": "llamafactory"}
@@ -21,7 +21,7 @@ def test_admits_the_gateway_namespace_and_the_release_on_the_named_port():
     ]
 
 
-def test_selects_the_pods_of_the_deployment():
+def test_policy_selects_deployment_pods():
     manifests = synth({"mode": "api", "api": {"model": "org/m"}})
     policy = only(manifests, "NetworkPolicy")
     pod_labels = only(manifests, "Deployment")["spec"]["template"]["metadata"]["labels"]
@@ -29,13 +29,13 @@ def test_selects_the_pods_of_the_deployment():
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
 
 
-def test_the_named_port_exists_in_both_modes():
+def test_named_port_in_both_modes():
     for settings in ({}, {"mode": "api", "api": {"model": "org/m"}}):
         ports = only(synth(settings), "Deployment")["spec"]["template"]["spec"]["containers"][0]["ports"]
         assert [port["name"] for port in ports] == ["http"]
 
 
-def test_namespaces_are_listed_in_order():
+def test_namespaces_keep_their_order():
     policy = only(synth({"networkPolicy": {"allowedNamespaces": ["kubeflow", "team-a"]}}), "NetworkPolicy")
 
     namespaces = [peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for peer in policy["spec"]["ingress"][0]["from"][:-1]]

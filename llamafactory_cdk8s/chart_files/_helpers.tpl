@@ -329,7 +329,7 @@ check of the values model (values.py), and names the key and the fix. */ -}}
 {{- range $key := list "hfCache" "data" "output" "webuiState" }}
 {{- $claim := index $.Values.persistence $key }}
 {{- if le (include "llamafactory.quantityValue" (include "llamafactory.string" $claim.size) | float64) 0.0 }}
-{{- fail (printf "persistence.%s.size: %q is no capacity; Kubernetes requires a claim larger than 0, such as '10Gi'" $key (include "llamafactory.string" $claim.size)) }}
+{{- fail (printf "persistence.%s.size: %q is invalid: Kubernetes requires a claim larger than 0; set a size such as '10Gi'" $key (include "llamafactory.string" $claim.size)) }}
 {{- end }}
 {{- end }}
 {{- $port := include "llamafactory.port" . | atoi }}
