@@ -17,3 +17,8 @@ hash_files() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
 # Succeed when the stamp file $1 exists and contains the hash $2.
 stamp_matches() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+
+# Heavy downloads and builds (Go modules and binaries, the runtime tier's virtual
+# environments) live outside the work tree, so that CI's fresh clone reuses them.
+# Each user of it keys its entries by a hash of their inputs.
+cache_root=${LLAMAFACTORY_CDK8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/llamafactory-cdk8s}
