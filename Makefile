@@ -3,7 +3,7 @@
 # scripts/with-tools.sh puts .venv/bin, .tools/bin and the wheel's Node 24
 # first on PATH.
 
-.PHONY: setup setup-checkov dist synth test check-dist
+.PHONY: setup setup-checkov setup-runtime dist synth test check-dist
 
 # Extra arguments for pytest, e.g. make test PYTEST_ARGS='-k helm -x'.
 PYTEST_ARGS ?=
@@ -16,6 +16,12 @@ setup:
 setup-checkov:
 	@bash scripts/setup-checkov.sh
 
+# The runtime tier's llamafactory environments (about 6.6 GB each, outside the
+# work tree) and Debian's chromium. It reads the versions from the values model
+# in .venv, so it runs after setup.
+setup-runtime: setup
+	@bash scripts/setup-runtime.sh
+
 # Rebuild dist/ from scratch, as `cdk8s synth` does, so that a file no
 # chart writes any more shows up as deleted in check-dist.
 dist: setup
@@ -26,7 +32,7 @@ synth: setup
 	scripts/with-tools.sh tools/node_modules/.bin/cdk8s synth --no-check-upgrade
 
 # pytest exits 5 when it collects no tests; that fails here and in CI.
-test: setup setup-checkov
+test: setup setup-checkov setup-runtime
 	scripts/with-tools.sh .venv/bin/python -m pytest $(PYTEST_ARGS) || { \
 		rc=$$?; \
 		if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
