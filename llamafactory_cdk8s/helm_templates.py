@@ -582,7 +582,7 @@ def ingress_templates(samples: Samples) -> str:
     expect(route, ("route", 0, "destination", "host"), names.service_host())
     put(route, ("route", 0, "destination", "host"), Go(f'printf "%s.%s.svc.cluster.local" ({FULLNAME}) .Release.Namespace | quote'))
     put(route, ("route", 0, "destination", "port", "number"), Go(SERVICE_PORT))
-    put(route, ("timeout",), Go(f"{ezua}.virtualService.timeout | quote"))
+    put(route, ("timeout",), If(f"{ezua}.virtualService.timeout", Go(". | quote"), keyword="with"), new=True)
 
     policy = samples.find("api", "AuthorizationPolicy")
     _metadata(

@@ -17,8 +17,8 @@ class EzuaIngress(Construct):
 
     The EzUA app controller reads ``ezua.virtualService`` to make the tile's Open
     button work; the VirtualService routes the endpoint host through the gateway to
-    the Service by its cluster-local name. Its timeout is ``0s``, which Istio reads
-    as none, because LLaMA Board streams training progress for hours.
+    the Service by its cluster-local name. The route has no timeout unless one is
+    set, because LLaMA Board streams training progress for hours.
 
     LLaMA Board has no login of its own. The AuthorizationPolicy (``CUSTOM``, PCAI's
     ``oauth2-proxy`` provider) lives in the gateway's namespace, selects the ingress
@@ -77,7 +77,7 @@ class EzuaIngress(Construct):
                                     }
                                 }
                             ],
-                            "timeout": virtual_service.timeout,
+                            **({"timeout": virtual_service.timeout} if virtual_service.timeout else {}),
                         }
                     ],
                 },

@@ -21,7 +21,7 @@ from .helm_yaml import load_helm_yaml
 from .values import (
     nested_model,
     ARGUMENT_NAME_PATTERN,
-    DURATION_PATTERN,
+    ROUTE_TIMEOUT_PATTERN,
     GATEWAY_PATTERN,
     HTTP_URL_PATTERN,
     IMAGE_DIGEST_PATTERN,
@@ -76,7 +76,8 @@ PATTERN_HINTS = {
     HTTP_URL_PATTERN: "use an http:// or https:// URL without spaces, or leave it empty",
     MOUNT_PATH_PATTERN: "use an absolute path without ':' or control characters, such as '/data'",
     GATEWAY_PATTERN: "use 'namespace/name' of an Istio Gateway, such as 'istio-system/ezaf-gateway'",
-    DURATION_PATTERN: "use a duration such as '0s', '30m' or '1.5h'",
+    ROUTE_TIMEOUT_PATTERN: "use a whole number of h, m, s or ms of at least 1ms, such as '30m' or '90s'; "
+    "leave the key out for no timeout",
     PROVIDER_PATTERN: "use the name of an Istio extension provider, such as 'oauth2-proxy'",
     NAME_OVERRIDE_PATTERN: "use lowercase letters, digits and '-', starting with a letter, or leave it empty",
     STORAGE_CLASS_PATTERN: "use the name of a storage class (lowercase letters, digits, '-' and '.'), "

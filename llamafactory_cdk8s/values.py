@@ -81,7 +81,10 @@ SECRET_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
 HTTP_URL_PATTERN = r"^(https?://[^ \x00-\x1f\x7f-\x9f]+)?$"
 MOUNT_PATH_PATTERN = r"^/[^\x00-\x1f\x7f-\x9f:]*$"
 GATEWAY_PATTERN = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
-DURATION_PATTERN = r"^[0-9]+(\.[0-9]+)?(h|m|s|ms)$"
+# Istio's CRD requires a route timeout of at least 1ms (`duration(self) >=
+# duration('1ms')` in the CRDs of istio.io/api 1.24), so "0s" is refused by the API
+# server. Whole units keep that rule checkable by a pattern here and in the schema.
+ROUTE_TIMEOUT_PATTERN = r"^[1-9][0-9]{0,8}(h|m|s|ms)$"
 PROVIDER_PATTERN = r"^[A-Za-z0-9][-A-Za-z0-9_.]*$"
 NAME_OVERRIDE_PATTERN = r"^([a-z]([-a-z0-9]*[a-z0-9])?)?$"
 STORAGE_CLASS_PATTERN = f"^(-|{DNS_SUBDOMAIN_PATTERN.strip('^$')})?$"
@@ -905,9 +908,10 @@ class VirtualServiceValues(ValuesSection):
     )
     """Gateway as `namespace/name`. Default `istio-system/ezaf-gateway`, PCAI's gateway."""
 
-    timeout: Annotated[str, StringConstraints(pattern=DURATION_PATTERN)] = "0s"
-    """Route timeout. Default `0s`, which Istio treats as no timeout: LLaMA Board
-    streams training progress over server-sent events for hours."""
+    timeout: Annotated[str, StringConstraints(pattern=ROUTE_TIMEOUT_PATTERN)] | None = None
+    """Route timeout, a whole number of `h`, `m`, `s` or `ms`, at least `1ms`. Default
+    unset: the route has no timeout, Istio's default, because LLaMA Board streams
+    training progress over server-sent events for hours."""
 
     @field_validator("endpoint")
     @classmethod

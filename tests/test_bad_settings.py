@@ -229,6 +229,11 @@ BAD_SETTINGS: list[tuple[str, dict[str, Any], str, str | None]] = [
      "tolerations[0].operator", "'Exists' or 'Equal'"),
     # other routes and endpoints
     ("route-timeout-no-unit", {"ezua": {"virtualService": {"timeout": "10"}}}, "ezua.virtualService.timeout", None),
+    # Istio's CRD refuses timeouts under 1ms; "0s" was this chart's default once.
+    ("route-timeout-zero", {"ezua": {"virtualService": {"timeout": "0s"}}}, "ezua.virtualService.timeout",
+     "leave the key out for no timeout"),
+    ("route-timeout-fraction", {"ezua": {"virtualService": {"timeout": "0.5ms"}}}, "ezua.virtualService.timeout",
+     None),
     ("hf-endpoint-no-scheme", {"huggingface": {"endpoint": "hf-mirror.example.com"}}, "huggingface.endpoint", None),
 ]
 

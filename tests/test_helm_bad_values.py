@@ -396,6 +396,8 @@ BAD_FILES = [
          "huggingface.endpoint: Does not match pattern"),
     case("route-timeout-no-unit", {"ezua": {"virtualService": {"timeout": "10"}}}, "ezua.virtualService.timeout",
          "ezua.virtualService.timeout: Does not match pattern"),
+    case("route-timeout-zero", {"ezua": {"virtualService": {"timeout": "0s"}}}, "ezua.virtualService.timeout",
+         "ezua.virtualService.timeout: Does not match pattern"),
     case("gateway-empty", {"ezua": {"virtualService": {"istioGateway": ""}}}, "ezua.virtualService.istioGateway",
          "ezua.virtualService.istioGateway: Does not match pattern"),
     # image references

@@ -114,7 +114,7 @@ def test_values_yaml_header() -> None:
     [
         ("image.tag", 'tag: "0.9.5"'),
         ("ezua.virtualService.endpoint", 'endpoint: "llamafactory.${DOMAIN_NAME}"'),
-        ("ezua.virtualService.timeout", 'timeout: "0s"'),
+        ("ezua.virtualService.timeout", "timeout: null"),
         ("gradio.serverName", 'serverName: "0.0.0.0"'),
         ("resources.limits.nvidia.com/gpu", 'nvidia.com/gpu: "1"'),
         ("api.model", "model: null"),
@@ -131,7 +131,7 @@ def test_values_yaml_strings_stay_strings() -> None:
 
     assert loaded["image"]["tag"] == "0.9.5"
     assert loaded["gradio"]["serverName"] == "0.0.0.0"
-    assert loaded["ezua"]["virtualService"]["timeout"] == "0s"
+    assert loaded["ezua"]["virtualService"]["timeout"] is None
     assert loaded["resources"]["limits"]["nvidia.com/gpu"] == "1"
 
 

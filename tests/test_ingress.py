@@ -19,7 +19,14 @@ def test_virtual_service_routes_to_service():
         "host": "llamafactory.llamafactory.svc.cluster.local",
         "port": {"number": 7860},
     }
-    assert route["timeout"] == "0s"
+    # No timeout: Istio's default is none, and its CRD refuses "0s".
+    assert "timeout" not in route
+
+
+def test_route_timeout_when_set():
+    virtual_service = only(synth({"ezua": {"virtualService": {"timeout": "30m"}}}), "VirtualService")
+
+    assert virtual_service["spec"]["http"][0]["timeout"] == "30m"
 
 
 def test_virtual_service_port_follows_mode():
