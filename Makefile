@@ -3,7 +3,7 @@
 # scripts/with-tools.sh puts .venv/bin, .tools/bin and the wheel's Node 24
 # first on PATH.
 
-.PHONY: setup setup-checkov setup-runtime dist synth test check-dist
+.PHONY: setup setup-checkov setup-runtime setup-cluster test-cluster dist synth test check-dist
 
 # Extra arguments for pytest, e.g. make test PYTEST_ARGS='-k helm -x'.
 PYTEST_ARGS ?=
@@ -22,6 +22,15 @@ setup-checkov:
 setup-runtime: setup
 	@bash scripts/setup-runtime.sh
 
+# The cluster tier's programs, built from upstream Go modules into a cache outside
+# the work tree (several minutes cold, under a second warm); see tools/cluster.
+setup-cluster:
+	@bash scripts/setup-cluster.sh
+
+# Start the test cluster by hand and keep it running until Ctrl-C.
+test-cluster: setup setup-cluster
+	scripts/with-tools.sh .venv/bin/python tests/kube_cluster.py
+
 # Rebuild dist/ from scratch, as `cdk8s synth` does, so that a file no
 # chart writes any more shows up as deleted in check-dist.
 dist: setup
@@ -32,7 +41,7 @@ synth: setup
 	scripts/with-tools.sh tools/node_modules/.bin/cdk8s synth --no-check-upgrade
 
 # pytest exits 5 when it collects no tests; that fails here and in CI.
-test: setup setup-checkov setup-runtime
+test: setup setup-checkov setup-runtime setup-cluster
 	scripts/with-tools.sh .venv/bin/python -m pytest $(PYTEST_ARGS) || { \
 		rc=$$?; \
 		if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 import llamafactory_cdk8s  # noqa: F401  (sets JSII_NODE before cdk8s starts)
 import cdk8s
 from llamafactory_cdk8s import LlamaFactoryChart, values_from_mapping
+from kube_cluster import LocalCluster
 
 # CI draws the same examples on every run, so a red build points at the change that
 # caused it. Local runs keep exploring new examples.
@@ -79,3 +80,14 @@ def require_tool(name: str) -> str:
 @pytest.fixture
 def synthesize() -> Callable[..., list[Manifest]]:
     return synth
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """One test cluster for the whole session (tests/kube_cluster.py), stopped at the end.
+
+    Each test works in a namespace of its own. ``make test`` builds the programs first;
+    a test that finds them missing fails, it is never skipped.
+    """
+    with LocalCluster(tmp_path_factory.mktemp("cluster")) as running:
+        yield running

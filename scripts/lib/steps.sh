@@ -21,4 +21,4 @@ stamp_matches() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 # Heavy downloads and builds (Go modules and binaries, the runtime tier's virtual
 # environments) live outside the work tree, so that CI's fresh clone reuses them.
 # Each user of it keys its entries by a hash of their inputs.
-cache_root=${LLAMAFACTORY_CDK8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/llamafactory-cdk8s}
+cache_root=$(realpath -m "${LLAMAFACTORY_CDK8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/llamafactory-cdk8s}")

@@ -1,0 +1,7 @@
+//go:build tools
+
+// Package kwok pins kwok, which stands in for kubelets in the cluster test tier:
+// it runs fake nodes and moves their pods to Running, or to Succeeded for Job pods.
+package kwok
+
+import _ "sigs.k8s.io/kwok/cmd/kwok"
