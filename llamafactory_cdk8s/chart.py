@@ -12,6 +12,7 @@ from .naming import ReleaseNames
 from .network_policy import AppNetworkPolicy
 from .shm import ShmVolume
 from .storage import StorageConstruct
+from .training import TrainingRun
 from .values import Values
 from .workload import PORT_NAME, LlamaFactoryWorkload
 
@@ -19,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 class LlamaFactoryChart(cdk8s.Chart):
-    """A cdk8s chart with the storage, workload and ingress of one LLaMA Factory release.
+    """A cdk8s chart with the storage, workload, ingress and training run of one LLaMA Factory release.
 
     Object names and ``app.kubernetes.io`` labels derive from ``values.releaseName``,
     so two releases never collide. Namespaced objects are placed in
@@ -55,6 +56,11 @@ class LlamaFactoryChart(cdk8s.Chart):
                 self, "network-policy", names=names, port_name=PORT_NAME, namespaces=values.network_policy.allowed_namespaces
             )
             if values.network_policy.enabled
+            else None
+        )
+        self.training = (
+            TrainingRun(self, "training", values=values, names=names, storage=self.storage, shm=self.shm)
+            if values.training.enabled
             else None
         )
         self.ingress = EzuaIngress(

@@ -989,6 +989,226 @@ class NetworkPolicyValues(ValuesSection):
     notebook namespace that calls the API."""
 
 
+TRAINING_CLAIM_MODES = {
+    "output": ("ReadWriteMany",),
+    "hf_cache": ("ReadWriteMany",),
+    "data": ("ReadWriteMany", "ReadOnlyMany"),
+}
+"""Access modes that several training nodes can share, for each claim the training pods
+mount (LLaMA Board's state is not mounted). The model cache needs writes, because the
+Hub client and the tokenized-dataset cache write there; datasets are only read."""
+
+# --- training --------------------------------------------------------------------------
+
+TRAINING_TEXT_PATTERN = r"^[!-~][ -~]*$"
+"""Printable ASCII that does not start with a space. Training arguments are written into
+a YAML file as double-quoted strings, and this keeps the quoting of Python and Helm
+identical."""
+
+TRAINING_MODEL_PATTERN = r"^[!-,.-~][ -~]*$"
+"""A model id or path in printable ASCII, not starting with a space or '-'."""
+
+TRAINING_PATH_PATTERN = r"^/[ -~]*$"
+DATASET_LIST_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(,[A-Za-z0-9_][A-Za-z0-9_.-]*)*$"
+LORA_TARGET_PATTERN = r"^[A-Za-z0-9_.]+(,[A-Za-z0-9_.]+)*$"
+
+TRAINING_ENV = ("FORCE_TORCHRUN", "NPROC_PER_NODE", "NNODES", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT")
+"""Variables that ``llamafactory-cli train`` reads to launch torchrun, set by the
+training pods themselves."""
+
+OWN_TRAINING_ARGUMENTS = {
+    "model_name_or_path": "model",
+    "stage": "stage",
+    "do_train": None,
+    "finetuning_type": "finetuningType",
+    "lora_rank": "loraRank",
+    "lora_target": "loraTarget",
+    "dataset": "dataset",
+    "dataset_dir": "datasetDir",
+    "template": "template",
+    "cutoff_len": "cutoffLen",
+    "max_samples": "maxSamples",
+    "output_dir": None,
+    "logging_steps": "loggingSteps",
+    "save_steps": "saveSteps",
+    "per_device_train_batch_size": "perDeviceTrainBatchSize",
+    "gradient_accumulation_steps": "gradientAccumulationSteps",
+    "learning_rate": "learningRate",
+    "num_train_epochs": "numTrainEpochs",
+    "max_steps": "maxSteps",
+    "bf16": "precision",
+    "fp16": "precision",
+}
+"""LLaMA Factory arguments that have a key of their own under ``training.args`` (None:
+set by the chart), by their name in LLaMA Factory 0.9's ``hparams``."""
+
+
+class TrainingArgsValues(ValuesSection):
+    """Arguments of `llamafactory-cli train`, written to a YAML file in a ConfigMap.
+
+    Names follow LLaMA Factory 0.9 (`model_name_or_path`, `finetuning_type`, …) in
+    camelCase. `do_train: true` and `output_dir` are set by the chart."""
+
+    model: Annotated[str, StringConstraints(pattern=TRAINING_MODEL_PATTERN)] | None = None
+    """Base model (`model_name_or_path`): a Hugging Face id or a path on a mounted
+    volume, in printable ASCII. Required when `training.enabled`. Default unset."""
+
+    stage: Literal["pt", "sft", "rm", "dpo", "kto"] = "sft"
+    """Training stage (`stage`): `pt` pre-training, `sft` supervised fine-tuning
+    (default), `rm` reward model, `dpo` and `kto` preference tuning. `ppo` needs a
+    reward model and is not offered."""
+
+    finetuning_type: Literal["lora", "freeze", "full"] = "lora"
+    """Method (`finetuning_type`): `lora` (default) trains adapters, `freeze` the last
+    layers, `full` every weight."""
+
+    lora_rank: int = Field(8, ge=1, le=4096)
+    """LoRA rank (`lora_rank`), written only with `finetuningType: lora`. Default 8."""
+
+    lora_target: Annotated[str, StringConstraints(pattern=LORA_TARGET_PATTERN)] = "all"
+    """Modules that get adapters (`lora_target`), comma-separated, written only with
+    `finetuningType: lora`. Default `all`."""
+
+    dataset: Annotated[str, StringConstraints(pattern=DATASET_LIST_PATTERN)] | None = None
+    """Dataset names from `dataset_info.json` in `datasetDir`, comma-separated
+    (`dataset`), for example `identity,alpaca_en_demo`. Required when
+    `training.enabled`. Default unset."""
+
+    dataset_dir: Annotated[str, StringConstraints(pattern=TRAINING_PATH_PATTERN)] = "/app/data"
+    """Directory with `dataset_info.json` (`dataset_dir`). Default `/app/data`, the
+    image's demo datasets; set `persistence.data.mountPath` (`/app/custom_data`) for
+    datasets on the data claim."""
+
+    template: Annotated[str, StringConstraints(pattern=TEMPLATE_PATTERN)] | None = None
+    """Chat template (`template`), for example `qwen`. Default unset: LLaMA Factory
+    uses the tokenizer's own chat template."""
+
+    cutoff_len: int = Field(2048, ge=1, le=1_048_576)
+    """Maximum tokens per example after tokenization (`cutoff_len`). Default 2048."""
+
+    max_samples: int | None = Field(None, ge=1, le=MAX_EXACT_INTEGER)
+    """Examples used from each dataset (`max_samples`). Default unset: all."""
+
+    per_device_train_batch_size: int = Field(1, ge=1, le=4096)
+    """Examples per GPU and step (`per_device_train_batch_size`). Default 1."""
+
+    gradient_accumulation_steps: int = Field(8, ge=1, le=65536)
+    """Steps whose gradients are summed before an update
+    (`gradient_accumulation_steps`). Default 8."""
+
+    learning_rate: float = Field(1e-4, gt=0, le=1)
+    """Peak learning rate (`learning_rate`). Default 0.0001."""
+
+    num_train_epochs: float = Field(3.0, gt=0, le=100_000)
+    """Passes over the data (`num_train_epochs`); ignored when `maxSteps` is set.
+    Default 3."""
+
+    max_steps: int | None = Field(None, ge=1, le=MAX_EXACT_INTEGER)
+    """Optimizer steps to run (`max_steps`); overrides `numTrainEpochs`. Default
+    unset."""
+
+    precision: Literal["bf16", "fp16", "fp32"] = "bf16"
+    """Number format: `bf16` (default, `bf16: true`) for Ampere and newer GPUs,
+    `fp16` (`fp16: true`) for older GPUs, `fp32` for neither, as on CPUs."""
+
+    logging_steps: int = Field(10, ge=1, le=MAX_EXACT_INTEGER)
+    """Steps between two log lines (`logging_steps`). Default 10."""
+
+    save_steps: int = Field(500, ge=1, le=MAX_EXACT_INTEGER)
+    """Steps between two checkpoints (`save_steps`). Default 500."""
+
+    extra_args: dict[
+        Annotated[str, StringConstraints(pattern=ARGUMENT_NAME_PATTERN)],
+        Annotated[str, StringConstraints(pattern=TRAINING_TEXT_PATTERN)] | int | float | bool,
+    ] = Field(default_factory=dict)
+    """More arguments, sorted by name after the ones above, for example
+    `{lora_alpha: 16, deepspeed: /app/examples/deepspeed/ds_z2_config.json}`.
+    `report_to` given here replaces the default `none`. Arguments with a key of their
+    own and names that look like secrets are rejected. Default empty."""
+
+    @field_validator("extra_args")
+    @classmethod
+    def _extra_args_allowed(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, item in value.items():
+            if isinstance(item, (int, float)) and not isinstance(item, bool):
+                number_string(item)  # refuses integers Helm cannot keep exactly
+                if not math.isfinite(item):
+                    raise ValueError(f"{key!r}: {item!r} is not a finite number; write a number")
+            if set(SECRET_WORDS) & set(key.split("_")):
+                raise ValueError(
+                    f"{key!r} looks like a secret, and the training config is stored in a ConfigMap; "
+                    "use huggingface.token, which is read from a Secret"
+                )
+            if key in OWN_TRAINING_ARGUMENTS:
+                own = OWN_TRAINING_ARGUMENTS[key]
+                fix = f"set training.args.{own} instead" if own else "remove it, because the chart sets it"
+                raise ValueError(f"{key!r} has its own key; {fix}")
+        return value
+
+
+class TrainingValues(ValuesSection):
+    """A fine-tuning run: `llamafactory-cli train` as a batch workload.
+
+    One node runs a Kubernetes Job. More nodes run a Kubeflow `PyTorchJob` or an
+    Indexed Job with a headless Service, chosen by `engine`. The training pods use the
+    release's image, claims (except LLaMA Board's state), `/dev/shm`, Hugging Face
+    settings, `extraEnv`, security contexts and scheduling settings."""
+
+    enabled: bool = False
+    """Create the training run. Default false."""
+
+    run_name: Annotated[str, StringConstraints(pattern=DNS_1035_LABEL_PATTERN, max_length=20)] = "run1"
+    """Name of the run: objects are named `<fullname>-train-<runName>` and checkpoints
+    go to `<persistence.output.mountPath>/<runName>`. Kubernetes cannot change a Job's
+    pod template, so change the run name to start a new run with other settings.
+    Default `run1`."""
+
+    nodes: int = Field(1, ge=1, le=256)
+    """Nodes (pods) that train together. Default 1, a plain Job. More than one needs
+    ReadWriteMany claims, because every pod mounts the same volumes."""
+
+    engine: Literal["pytorchjob", "indexedJob"] = "pytorchjob"
+    """Multi-node engine, used when `nodes` is above 1: `pytorchjob` (default) creates
+    a Kubeflow `PyTorchJob` (kubeflow.org/v1, needs the Kubeflow training operator,
+    which PCAI ships); `indexedJob` creates an Indexed Job and a headless Service,
+    for clusters without Kubeflow."""
+
+    master_port: int = Field(29500, ge=1024, le=65535)
+    """Port of the rank-0 node's rendezvous (`MASTER_PORT`). Default 29500."""
+
+    backoff_limit: int = Field(0, ge=0, le=100)
+    """Retries of a failed run. Default 0: a retry starts training again from the
+    beginning."""
+
+    resources: ResourcesValues = Field(default_factory=ResourcesValues)
+    """Requests and limits of each training container, with the same rules as
+    `resources`. The `nvidia.com/gpu` limit is the GPUs per node: with more than one,
+    or with more than one node, LLaMA Factory launches one process per GPU with
+    torchrun. Default 8 CPUs, 64Gi memory, 1 GPU."""
+
+    args: TrainingArgsValues = Field(default_factory=TrainingArgsValues)
+    """LLaMA Factory's training arguments."""
+
+    @property
+    def gpus_per_node(self) -> int:
+        return self.resources.gpus
+
+    @property
+    def processes_per_node(self) -> int:
+        """Processes per node: one per GPU, and one on a node without GPUs."""
+        return max(self.resources.gpus, 1)
+
+    @property
+    def uses_torchrun(self) -> bool:
+        return self.nodes > 1 or self.resources.gpus > 1
+
+    @property
+    def kind(self) -> Literal["job", "pytorchjob", "indexedJob"]:
+        """The workload kind: ``job`` for one node, else the engine."""
+        return "job" if self.nodes == 1 else self.engine
+
+
+
 # --- root ---------------------------------------------------------------------------------
 
 
@@ -1106,6 +1326,8 @@ class Values(ValuesSection):
     ezua: EzuaValues = Field(default_factory=EzuaValues)
     """PCAI integration."""
 
+    training: TrainingValues = Field(default_factory=TrainingValues)
+    """A fine-tuning run as a batch Job or multi-node PyTorchJob. Off by default."""
 
     @field_validator("image_pull_secrets", mode="before")
     @classmethod
@@ -1187,7 +1409,43 @@ class Values(ValuesSection):
             if normalized in SYSTEM_PATHS:
                 raise KeyedError(key, f"{path!r} would hide a system directory or the application in /app; choose another path")
             mounts[normalized] = key
+
+        if self.training.enabled:
+            self._check_training()
         return self
+
+    def _check_training(self) -> None:
+        args = self.training.args
+        if args.model is None:
+            raise KeyedError(
+                "training.args.model",
+                "missing; training needs a base model, so set training.args.model (a Hugging Face "
+                "id or a path on a volume) or training.enabled: false",
+            )
+        if args.dataset is None:
+            raise KeyedError(
+                "training.args.dataset",
+                "missing; set training.args.dataset to dataset names from dataset_info.json in "
+                "training.args.datasetDir, for example alpaca_en_demo",
+            )
+        for index, variable in enumerate(self.extra_env):
+            if variable.name in TRAINING_ENV:
+                raise KeyedError(
+                    f"extraEnv[{index}].name",
+                    f"{variable.name} is set by the training pods while training.enabled is true; "
+                    "remove it (training.nodes and training.resources decide the torchrun settings)",
+                )
+        if self.training.nodes > 1:
+            for key, modes in TRAINING_CLAIM_MODES.items():
+                claim: ClaimValues = getattr(self.persistence, key)
+                if claim.enabled and claim.access_mode not in modes:
+                    raise KeyedError(
+                        f"persistence.{to_camel(key)}.accessMode",
+                        f"{claim.access_mode} cannot be shared by training.nodes: {self.training.nodes}, "
+                        "because every training pod mounts this claim and a pod on another node cannot "
+                        f"attach it; set persistence.{to_camel(key)}.accessMode: ReadWriteMany (with a "
+                        "storage class that supports it) or training.nodes: 1",
+                    )
 
     # --- derived settings, shared by the constructs and the chart renderer -----------
 
@@ -1240,6 +1498,11 @@ class Values(ValuesSection):
     def warnings(self) -> list[str]:
         """Return findings that do not stop synthesis but that an operator should read."""
         findings: list[str] = []
+        if self.training.enabled and not self.persistence.output.enabled:
+            findings.append(
+                "persistence.output.enabled is false while training.enabled is true: the checkpoints "
+                "go to an emptyDir and are lost when the training pod ends. Enable the output claim."
+            )
         memory = self.resources.effective_limits.get("memory")
         if self.shm_size_gi > 0 and memory is not None:
             if _quantity_to_float(memory) < self.shm_size_gi * 2**30:
