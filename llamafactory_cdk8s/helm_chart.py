@@ -36,9 +36,12 @@ from .values import (
     NON_ROOT_HF_CACHE,
     ROOT_HF_CACHE,
     STARTUP_BUDGET_FLOOR_SECONDS,
+    TRAINING_ENV,
     WORKING_DIR,
     ImageValues,
 )
+from .training import COMPONENT as TRAINING_COMPONENT
+from .training import CONFIG_HEADER, MAX_JOB_NAME_LENGTH
 from .workload import EZUA_TYPE, PROBE_PATHS, ROLLOUT_MARGIN_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -89,6 +92,10 @@ def helper_constants() -> dict[str, str]:
         "PLACEHOLDER_PATTERN": PLACEHOLDER_PATTERN.replace("\\", "\\\\"),
         "DNS_1035_LABEL_PATTERN": DNS_1035_LABEL_PATTERN,
         "DNS_LABEL_PATTERN": DNS_LABEL_PATTERN,
+        "TRAINING_ENV": " ".join(TRAINING_ENV),
+        "TRAINING_COMPONENT": TRAINING_COMPONENT,
+        "MAX_JOB_NAME_LENGTH": str(MAX_JOB_NAME_LENGTH),
+        "CONFIG_HEADER": CONFIG_HEADER,
     }
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from .connection_test import ConnectionTest
 from .loading import values_from_mapping
 from .naming import ReleaseNames
 from .storage import WEBUI_STATE_DIRECTORIES
+from .training import training_name
 from .values import Values
 from .workload import LIVENESS_FAILURES, PROBE_PATHS, READINESS_FAILURES
 
@@ -307,6 +309,24 @@ SAMPLE_SETTINGS: dict[str, dict[str, Any]] = {
         "api": {"model": "sample/model", "template": "sample", "adapter": "/sample", "apiKey": "sample-key"},
         "persistence": {name: {"enabled": False} for name in CLAIMS},
     },
+    # Training on one node with two GPUs (a Job with torchrun) beside LLaMA Board, and
+    # on two nodes as an Indexed Job beside the API, where every volume is an emptyDir.
+    # The third sample exists for the PyTorchJob alone.
+    "pytorchjob": {
+        "training": {"enabled": True, "nodes": 2, "args": {"model": "sample/model", "dataset": "sample"}},
+        "persistence": {name: {"enabled": False} for name in CLAIMS},
+    },
+}
+SAMPLE_SETTINGS["webui"]["training"] = {
+    "enabled": True,
+    "resources": {"limits": {"nvidia.com/gpu": 2}},
+    "args": {"model": "sample/model", "dataset": "sample", "template": "sample"},
+}
+SAMPLE_SETTINGS["api"]["training"] = {
+    "enabled": True,
+    "nodes": 2,
+    "engine": "indexedJob",
+    "args": {"model": "sample/model", "dataset": "sample"},
 }
 
 
@@ -328,13 +348,25 @@ def synthesize_objects(values: Values, *, with_tests: bool = True) -> list[dict[
 
 def load_samples() -> Samples:
     samples = Samples()
+    # The samples are not releases anyone installs, so the operator advice that the
+    # chart logs for them (such as checkpoints on an emptyDir) would only mislead.
+    chart_logger = logging.getLogger("llamafactory_cdk8s.chart")
+    level = chart_logger.level
+    chart_logger.setLevel(logging.ERROR)
+    try:
+        _synthesize_samples(samples)
+    finally:
+        chart_logger.setLevel(level)
+    return samples
+
+
+def _synthesize_samples(samples: Samples) -> None:
     for name, settings in SAMPLE_SETTINGS.items():
         values = values_from_mapping({**settings, "releaseName": SAMPLE_RELEASE, "namespace": SAMPLE_RELEASE})
         # Only the webui sample's connection check becomes a template.
         samples.objects[name] = synthesize_objects(values, with_tests=name == "webui")
         if samples.names is None:
             samples.names = ReleaseNames.from_values(values)
-    return samples
 
 
 # --- expressions shared by the templates -------------------------------------------------
@@ -608,7 +640,7 @@ def ingress_templates(samples: Samples) -> str:
 def test_template(samples: Samples) -> str:
     names = samples.names
     assert names is not None
-    tree = samples.find("webui", "Job")
+    tree = samples.find("webui", "Job", names.object_name("connection-test"))
     _metadata(tree, name=object_name("connection-test"), component="test")
     pod = tree["spec"]["template"]
     expect(pod, ("metadata", "labels", "app.kubernetes.io/instance"), SAMPLE_RELEASE)
@@ -647,6 +679,177 @@ def network_policy_template(samples: Samples) -> str:
     return render_document(tree, ".Values.networkPolicy.enabled")
 
 
+# --- the training run ---------------------------------------------------------------------
+
+TRAINING = ".Values.training"
+TRAINING_NAME = 'include "llamafactory.trainingName" .'
+MULTI_NODE = f"gt ({TRAINING}.nodes | int) 1"
+
+
+def _training_name(samples: Samples) -> str:
+    assert samples.names is not None
+    return training_name(samples.names, "run1")
+
+
+def _pod_of(samples: Samples, sample: str, kind: str) -> dict[str, Any]:
+    tree = samples.find(sample, kind, _training_name(samples))
+    if kind == "PyTorchJob":
+        return tree["spec"]["pytorchReplicaSpecs"]["Master"]["template"]
+    return tree["spec"]["template"]
+
+
+def _training_env(samples: Samples, kind: str) -> list[Any]:
+    """Declare the env of a training container; ``kind`` is Job or PyTorchJob."""
+    single = {entry["name"]: entry for entry in _pod_of(samples, "webui", "Job")["spec"]["containers"][0]["env"]}
+    expected = ["HF_HOME", "HF_HUB_OFFLINE", "HF_ENDPOINT", "HF_TOKEN", "HOME", "FORCE_TORCHRUN", "NPROC_PER_NODE"]
+    if list(single) != expected:
+        raise ValueError(f"the training Job sets {list(single)}, the chart declares {expected}")
+    put(single["HF_HOME"], ("value",), Go('include "llamafactory.hfCacheMountPath" . | quote'))
+    put(single["HF_ENDPOINT"], ("value",), Go(".Values.huggingface.endpoint | quote"))
+    put(single["NPROC_PER_NODE"], ("value",), Go('include "llamafactory.processesPerNode" . | quote'))
+    has_token = "or .Values.huggingface.existingSecret .Values.huggingface.token"
+    entries: list[Any] = [
+        single["HF_HOME"],
+        If(".Values.huggingface.offline", single["HF_HUB_OFFLINE"]),
+        If(".Values.huggingface.endpoint", single["HF_ENDPOINT"]),
+        If(has_token, _secret_env(single["HF_TOKEN"], ".Values.huggingface", "hf-token")),
+        single["HOME"],
+        If('include "llamafactory.usesTorchrun" .', Items([single["FORCE_TORCHRUN"], single["NPROC_PER_NODE"]])),
+    ]
+    nodes = Go(f"{TRAINING}.nodes | int | quote")
+    if kind == "Job":
+        indexed = {entry["name"]: entry for entry in _pod_of(samples, "api", "Job")["spec"]["containers"][0]["env"]}
+        names = [name for name in indexed if name in ("NNODES", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT")]
+        if names != ["NNODES", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT"]:
+            raise ValueError(f"the Indexed Job sets {list(indexed)}")
+        put(indexed["NNODES"], ("value",), nodes)
+        put(indexed["MASTER_ADDR"], ("value",), Go(f'printf "%s-0.%s" ({TRAINING_NAME}) ({TRAINING_NAME}) | quote'))
+        put(indexed["MASTER_PORT"], ("value",), Go(f"{TRAINING}.masterPort | int | quote"))
+        entries.append(If(MULTI_NODE, Items([indexed[name] for name in names])))
+    else:
+        distributed = {entry["name"]: entry for entry in _pod_of(samples, "pytorchjob", "PyTorchJob")["spec"]["containers"][0]["env"]}
+        put(distributed["NNODES"], ("value",), nodes)
+        entries.append(distributed["NNODES"])
+    entries.append(
+        Range(".Values.extraEnv", {"name": Go(".name | quote"), "value": Go('include "llamafactory.string" .value | quote')})
+    )
+    return entries
+
+
+def _training_pod(samples: Samples, template: dict[str, Any], kind: str) -> None:
+    """Declare a training pod template in place."""
+    put(template, ("metadata", "labels"), Block('include "llamafactory.trainingPodLabels" .'))
+    put(
+        template,
+        ("metadata", "annotations"),
+        If(".Values.podAnnotations", Block('include "llamafactory.quotedMap" . | trim'), keyword="with"),
+        new=True,
+    )
+    pod = template["spec"]
+    put(pod, ("securityContext",), Block('include "llamafactory.podSecurityContext" .'))
+    put(pod, ("hostIPC",), Go(".Values.hostIPC"))
+    tolerations = 'include "llamafactory.tolerationsFor" (list . (include "llamafactory.trainingGpus" . | atoi))'
+    put(pod, ("tolerations",), If(tolerations, Block("."), keyword="with"))
+    put(pod, ("nodeSelector",), If(".Values.nodeSelector", Block("toYaml ."), keyword="with"), new=True)
+    put(pod, ("affinity",), If(".Values.affinity", Block("toYaml ."), keyword="with"), new=True)
+    put(pod, ("imagePullSecrets",), If('include "llamafactory.imagePullSecrets" .', Block("."), keyword="with"), new=True)
+    if kind == "Job":
+        put(pod, ("subdomain",), If(MULTI_NODE, Go(f"{TRAINING_NAME} | quote")), new=True)
+
+    container = pod["containers"][0]
+    put(container, ("image",), Go('include "llamafactory.image" . | quote'))
+    put(container, ("imagePullPolicy",), Go(".Values.image.pullPolicy | quote"))
+    if kind == "PyTorchJob":
+        put(container, ("ports", 0, "containerPort"), Go(f"{TRAINING}.masterPort | int"))
+    put(container, ("env",), _training_env(samples, kind))
+    put(container, ("resources",), Block(f'include "llamafactory.resourcesOf" {TRAINING}.resources'))
+    put(container, ("securityContext",), Block('include "llamafactory.containerSecurityContext" .'))
+
+    shm = 'gt (include "llamafactory.shmSizeGi" . | atoi) 0'
+    mounts: list[Any] = []
+    for mount in container["volumeMounts"]:
+        if mount["name"] == "shm":
+            mounts.append(If(shm, mount))
+            continue
+        if mount["name"] == "hf-cache":
+            put(mount, ("mountPath",), Go('include "llamafactory.hfCacheMountPath" . | quote'))
+        elif mount["name"] in ("data", "output"):
+            put(mount, ("mountPath",), Go(f".Values.persistence.{mount['name']}.mountPath | quote"))
+        mounts.append(mount)
+    put(container, ("volumeMounts",), mounts)
+
+    claimed = {volume["name"]: volume for volume in _pod_of(samples, "webui", "Job")["spec"]["volumes"]}
+    ephemeral = {volume["name"]: volume for volume in _pod_of(samples, "api", "Job")["spec"]["volumes"]}
+    volumes: list[Any] = []
+    for volume in pod["volumes"]:
+        name = volume["name"]
+        if name == "shm":
+            put(volume, ("emptyDir", "sizeLimit"), Go('printf "%dGi" (include "llamafactory.shmSizeGi" . | atoi) | quote'))
+            volumes.append(If(shm, volume))
+        elif name in CLAIMS.values():
+            key = next(key for key, suffix in CLAIMS.items() if suffix == name)
+            values = f".Values.persistence.{key}"
+            claim = copy.deepcopy(claimed[name])
+            put(
+                claim,
+                ("persistentVolumeClaim", "claimName"),
+                Go(f'{values}.existingClaim | default (include "llamafactory.objectName" (list $ "{name}")) | quote'),
+            )
+            volumes.append(If(f"{values}.enabled", claim, ephemeral[name]))
+        elif name == "training-config":
+            put(volume, ("configMap", "name"), Go(f"{TRAINING_NAME} | quote"))
+            volumes.append(volume)
+        else:
+            volumes.append(volume)
+    put(pod, ("volumes",), volumes)
+
+
+def training_config_template(samples: Samples) -> str:
+    tree = samples.find("webui", "ConfigMap", _training_name(samples))
+    _metadata(tree, name=f"{TRAINING_NAME} | quote", component="training")
+    (key,) = tree["data"]
+    put(tree, ("data", key), Go('include "llamafactory.trainingConfig" . | toJson'))
+    return render_document(tree, f"{TRAINING}.enabled")
+
+
+def training_job_template(samples: Samples) -> str:
+    tree = samples.find("webui", "Job", _training_name(samples))
+    _metadata(tree, name=f"{TRAINING_NAME} | quote", component="training")
+    spec = tree["spec"]
+    expect(spec, ("completionMode",), "NonIndexed")
+    put(spec, ("completionMode",), Go(f'ternary "Indexed" "NonIndexed" ({MULTI_NODE}) | quote'))
+    put(spec, ("completions",), Go(f"{TRAINING}.nodes | int"))
+    put(spec, ("parallelism",), Go(f"{TRAINING}.nodes | int"))
+    put(spec, ("backoffLimit",), Go(f"{TRAINING}.backoffLimit | int"))
+    _training_pod(samples, spec["template"], "Job")
+    condition = f'and {TRAINING}.enabled (or (not ({MULTI_NODE})) (eq {TRAINING}.engine "indexedJob"))'
+    return render_document(tree, condition)
+
+
+def training_service_template(samples: Samples) -> str:
+    tree = samples.find("api", "Service", _training_name(samples))
+    _metadata(tree, name=f"{TRAINING_NAME} | quote", component="training")
+    spec = tree["spec"]
+    put(spec, ("selector",), {Lines('include "llamafactory.trainingSelectorLabels" .'): None})
+    put(spec, ("ports", 0, "port"), Go(f"{TRAINING}.masterPort | int"))
+    put(spec, ("ports", 0, "targetPort"), Go(f"{TRAINING}.masterPort | int"))
+    return render_document(tree, f'and {TRAINING}.enabled ({MULTI_NODE}) (eq {TRAINING}.engine "indexedJob")')
+
+
+def training_pytorchjob_template(samples: Samples) -> str:
+    tree = samples.find("pytorchjob", "PyTorchJob", _training_name(samples))
+    _metadata(tree, name=f"{TRAINING_NAME} | quote", component="training")
+    spec = tree["spec"]
+    put(spec, ("nprocPerNode",), Go('include "llamafactory.processesPerNode" . | quote'))
+    put(spec, ("runPolicy", "backoffLimit"), Go(f"{TRAINING}.backoffLimit | int"))
+    replicas = spec["pytorchReplicaSpecs"]
+    expect(replicas, ("Master", "replicas"), 1)
+    put(replicas, ("Worker", "replicas"), Go(f"sub ({TRAINING}.nodes | int) 1"))
+    for role in ("Master", "Worker"):
+        _training_pod(samples, replicas[role]["template"], "PyTorchJob")
+    return render_document(tree, f'and {TRAINING}.enabled ({MULTI_NODE}) (eq {TRAINING}.engine "pytorchjob")')
+
+
 TEMPLATES: dict[str, Callable[[Samples], str]] = {
     "persistentvolumeclaims.yaml": claim_templates,
     "secrets.yaml": secret_templates,
@@ -655,6 +858,10 @@ TEMPLATES: dict[str, Callable[[Samples], str]] = {
     "networkpolicy.yaml": network_policy_template,
     "istio.yaml": ingress_templates,
     "tests/connection-test.yaml": test_template,
+    "training-configmap.yaml": training_config_template,
+    "training-job.yaml": training_job_template,
+    "training-service.yaml": training_service_template,
+    "training-pytorchjob.yaml": training_pytorchjob_template,
 }
 
 

@@ -41,6 +41,7 @@ from .values import (
     HOSTNAME_PATTERN,
     LABEL_KEY_PATTERN,
     PLACEHOLDER_PATTERN,
+    OWN_TRAINING_ARGUMENTS,
     QUANTITY_PATTERN,
     RESERVED_ENV,
     ApiValues,
@@ -49,6 +50,7 @@ from .values import (
     HuggingFaceValues,
     ImageValues,
     ResourcesValues,
+    TrainingArgsValues,
     Values,
     VirtualServiceValues,
 )
@@ -274,8 +276,11 @@ def _env_name_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "not": {"enum": sorted(RESERVED_ENV)}}
 
 
-def _extra_args_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    reserved = ["adapter_name_or_path", "infer_backend", "model_name_or_path", "template"]
+API_ARGUMENTS = ["adapter_name_or_path", "infer_backend", "model_name_or_path", "template"]
+"""Arguments of ``llamafactory-cli api`` that have a key of their own under ``api``."""
+
+
+def _extra_args_schema(schema: dict[str, Any], reserved: list[str]) -> dict[str, Any]:
     # Names with a word such as token or key, which the model keeps off the command line.
     secret_like = {"pattern": f"(^|_)({'|'.join(SECRET_WORDS)})(_|$)"}
     names = {**schema["propertyNames"], "not": {"anyOf": [{"enum": reserved}, secret_like]}}
@@ -331,7 +336,9 @@ def _field_override(model: type[BaseModel], name: str, schema: dict[str, Any]) -
     if (model, name) == (EnvVar, "name"):
         return _env_name_schema(schema)
     if (model, name) == (ApiValues, "extra_args"):
-        return _extra_args_schema(schema)
+        return _extra_args_schema(schema, API_ARGUMENTS)
+    if (model, name) == (TrainingArgsValues, "extra_args"):
+        return _extra_args_schema(schema, sorted(OWN_TRAINING_ARGUMENTS))
     if (model, name) == (Values, "affinity"):
         return {**_affinity_schema(AFFINITY_SCHEMA), "description": description}
     if (model, name) == (Values, "shm_size_gi"):
@@ -428,9 +435,26 @@ def _cross_field_rules(schema: dict[str, Any]) -> None:
     schema["then"] = {
         "properties": {"api": {"properties": {"model": {"type": "string", "minLength": 1}}, "required": ["model"]}}
     }
+    # An enabled training run needs a model and a dataset.
+    needed = {"type": "string", "minLength": 1}
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"training": {"properties": {"enabled": {"const": True}}, "required": ["enabled"]}}},
+            "then": {
+                "properties": {
+                    "training": {
+                        "properties": {
+                            "args": {"properties": {"model": needed, "dataset": needed}, "required": ["model", "dataset"]}
+                        }
+                    }
+                }
+            },
+        }
+    ]
     requests_cpu = {"properties": {"requests": {"type": "object", "required": ["cpu"]}}, "required": ["requests"]}
     limits_cpu = {"properties": {"limits": {"type": "object", "required": ["cpu"]}}, "required": ["limits"]}
     schema["properties"]["resources"]["anyOf"] = [limits_cpu, requests_cpu]
+    schema["properties"]["training"]["properties"]["resources"]["anyOf"] = [limits_cpu, requests_cpu]
 
 
 def _drop_required(node: Any) -> None:

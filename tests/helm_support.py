@@ -55,8 +55,12 @@ def helm_template(
 
 
 def without_helm_labels(manifest: Manifest) -> Manifest:
-    """Drop Helm's bookkeeping labels from an object and its pod template."""
-    for metadata in (manifest.get("metadata", {}), manifest.get("spec", {}).get("template", {}).get("metadata", {})):
+    """Drop Helm's bookkeeping labels from an object and its pod templates (a
+    PyTorchJob has one per replica type)."""
+    spec = manifest.get("spec", {})
+    templates = [spec.get("template", {})]
+    templates += [replica.get("template", {}) for replica in spec.get("pytorchReplicaSpecs", {}).values()]
+    for metadata in (manifest.get("metadata", {}), *(template.get("metadata", {}) for template in templates)):
         labels = metadata.get("labels")
         if labels:
             for label in HELM_LABELS:

@@ -141,7 +141,50 @@ OVERRIDES: dict[str, st.SearchStrategy[Any]] = {
     "persistence.hfCache.size": QUANTITIES,
     "persistence.data.size": QUANTITIES,
     "image.tag": st.one_of(st.sampled_from(["0.9.4", "latest", "", "v1.0-rc.1"]), st.integers(1, 99)),
+    "training.resources": _resources(),
+    # An enabled run without a model or a dataset is refused; most draws keep one.
+    "training.args.model": st.sampled_from(["org/model", "Qwen/Qwen2.5-0.5B", "/app/output/merged", None]),
+    "training.args.dataset": st.sampled_from(["alpaca_en_demo", "identity,alpaca_en_demo", None]),
+    "training.args.learningRate": st.one_of(
+        st.sampled_from([1e-4, 2e-5, 5e-6, 0.001, 1]), st.floats(1e-9, 1.0, exclude_min=False)
+    ),
+    "training.args.numTrainEpochs": st.one_of(st.sampled_from([1, 3.0, 0.5, 2.5]), st.floats(0.01, 100.0)),
+    "training.args.extraArgs": st.dictionaries(
+        st.sampled_from(["lora_alpha", "lora_dropout", "deepspeed", "report_to", "trust_remote_code", "val_size"]),
+        st.one_of(
+            st.booleans(),
+            st.integers(-5, 10**12),
+            st.floats(allow_nan=False, allow_infinity=False, width=64),
+            st.sampled_from(["tensorboard", "none", "/app/ds.json", "a<b&c", 'say "hi"']),
+        ),
+        max_size=3,
+    ),
+    # Several nodes need ReadWriteMany claims; TRAINING_RUNS draws files that have them.
+    "training.nodes": st.sampled_from([1, 1, 2, 4]),
 }
+
+RWX_CLAIMS = {"persistence": {name: {"accessMode": "ReadWriteMany"} for name in ("hfCache", "data", "output")}}
+TRAINING_RUNS = st.sampled_from(
+    [
+        {},
+        {},
+        {"training": {"enabled": True, "args": {"model": "org/model", "dataset": "alpaca_en_demo"}}},
+        {
+            "training": {"enabled": True, "nodes": 2, "args": {"model": "org/model", "dataset": "identity"}},
+            **RWX_CLAIMS,
+        },
+        {
+            "training": {
+                "enabled": True,
+                "nodes": 4,
+                "engine": "indexedJob",
+                "args": {"model": "org/model", "dataset": "identity"},
+            },
+            **RWX_CLAIMS,
+        },
+    ]
+)
+"""Base files with a training run on one node and on several, with claims they can share."""
 
 
 def _unwrap(annotation: Any) -> tuple[list[Any], list[Any], bool]:
@@ -265,14 +308,19 @@ def values_files(draw: st.DrawFn, max_leaves: int = 8, invalid: bool = False) ->
     if invalid:
         path = draw(st.sampled_from(sorted(INVALID)), label="invalid leaf")
         flat[path] = draw(INVALID[path], label=f"invalid {path}")
-    settings = copy.deepcopy(draw(MODES))  # sampled_from returns the same dict each time
-    nested = _nest(flat)
-    for key, value in nested.items():
-        if isinstance(value, dict) and isinstance(settings.get(key), dict):
-            settings[key] = {**settings[key], **value}
+    # sampled_from returns the same dict each time, so the bases are copied.
+    settings = _merged(copy.deepcopy(draw(MODES)), copy.deepcopy(draw(TRAINING_RUNS)))
+    return _merged(settings, _nest(flat))
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into ``base`` in place: maps key by key, anything else replaces."""
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = _merged(base[key], value)
         else:
-            settings[key] = value
-    return settings
+            base[key] = value
+    return base
 
 
 RELEASE_NAMES = st.from_regex(r"\A[a-z]([-a-z0-9]{0,30}[a-z0-9])?\Z")

@@ -39,6 +39,9 @@ MAP_LEAVES = {
     "affinity",
     "api.extraArgs",
     "ezua.authorizationPolicy.matchLabels",
+    "training.resources.requests",
+    "training.resources.limits",
+    "training.args.extraArgs",
 }
 """Maps that count as one leaf: their keys are resource names, labels or arguments."""
 
@@ -88,6 +91,52 @@ def probe_changes(name: str, period: int, failures: int, timeout: int) -> dict[s
         f"probes.{name}.failureThreshold": Change(failures),
         f"probes.{name}.timeoutSeconds": Change(timeout),
     }
+
+
+TRAIN_ARGS = {"model": "org/model", "dataset": "alpaca_en_demo"}
+TRAIN = {"training": {"enabled": True, "args": TRAIN_ARGS}}
+RWX = {"persistence": {name: {"accessMode": "ReadWriteMany"} for name in ("hfCache", "data", "output")}}
+TRAIN_NODES = {"training": {"enabled": True, "nodes": 2, "args": TRAIN_ARGS}, **RWX}
+
+
+def training_changes() -> dict[str, Change]:
+    """Rows for the training run: each key matters once a run is enabled, and the
+    rendezvous settings once it spans several nodes."""
+    args = {
+        "model": "org/other-model",
+        "stage": "pt",
+        "finetuningType": "full",
+        "loraRank": 16,
+        "loraTarget": "q_proj,v_proj",
+        "dataset": "identity",
+        "datasetDir": "/app/custom_data",
+        "template": "qwen",
+        "cutoffLen": 1024,
+        "maxSamples": 100,
+        "perDeviceTrainBatchSize": 2,
+        "gradientAccumulationSteps": 4,
+        "learningRate": 2e-5,
+        "numTrainEpochs": 1.5,
+        "maxSteps": 10,
+        "precision": "fp32",
+        "loggingSteps": 1,
+        "saveSteps": 5,
+        "extraArgs": {"lora_alpha": 16},
+    }
+    changes = {f"training.args.{key}": Change(value, TRAIN) for key, value in args.items()}
+    changes.update(
+        {
+            "training.enabled": Change(FLIP, {"training": {"args": TRAIN_ARGS}}),
+            "training.runName": Change("run2", TRAIN),
+            "training.nodes": Change(4, {**TRAIN, **RWX}),
+            "training.engine": Change("indexedJob", TRAIN_NODES),
+            "training.masterPort": Change(29501, TRAIN_NODES),
+            "training.backoffLimit": Change(2, TRAIN),
+            "training.resources.requests": Change({"cpu": "4", "memory": "32Gi"}, TRAIN),
+            "training.resources.limits": Change({"cpu": "16", "memory": "128Gi", GPU: 4}, TRAIN),
+        }
+    )
+    return changes
 
 
 LEAF_CHANGES: dict[str, Change] = {
@@ -184,6 +233,7 @@ LEAF_CHANGES: dict[str, Change] = {
     "ezua.authorizationPolicy.matchLabels": Change(
         {"app": "gateway"}, {"ezua": {"virtualService": {"enabled": True}, "authorizationPolicy": {"enabled": True}}}
     ),
+    **training_changes(),
 }
 """A changed valid value for every leaf of values.yaml, by dotted key."""
 

@@ -156,14 +156,20 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{- regexReplaceAll "/+$" (.Values.persistence.webuiState.mountPath | default "@WORKING_DIR@") "" }}
 {{- end }}
 
-{{- /* Requests and limits as rendered (ResourcesValues._effective). */ -}}
+{{- /* Requests and limits of the app's container (ResourcesValues._effective). */ -}}
 {{- define "llamafactory.resources" -}}
+{{- include "llamafactory.resourcesOf" .Values.resources }}
+{{- end }}
+
+{{- /* Requests and limits as rendered from a resources section
+(ResourcesValues._effective). Call with the section, such as .Values.training.resources. */ -}}
+{{- define "llamafactory.resourcesOf" -}}
 {{- $requests := dict }}
-{{- range $name, $value := .Values.resources.requests }}
+{{- range $name, $value := .requests }}
 {{- $_ := set $requests $name (include "llamafactory.string" $value) }}
 {{- end }}
 {{- $limits := dict }}
-{{- range $name, $value := .Values.resources.limits }}
+{{- range $name, $value := .limits }}
 {{- $_ := set $limits $name (include "llamafactory.string" $value) }}
 {{- end }}
 {{- $gpus := atoi (get $requests "@GPU@" | default (get $limits "@GPU@") | default "0") }}
@@ -182,7 +188,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 
 {{- /* The nvidia.com/gpu count as rendered, 0 for none (ResourcesValues.gpus). */ -}}
 {{- define "llamafactory.gpus" -}}
-{{- $resources := include "llamafactory.resources" . | fromYaml }}
+{{- include "llamafactory.gpusOf" .Values.resources }}
+{{- end }}
+
+{{- /* The nvidia.com/gpu count of a resources section, 0 for none. */ -}}
+{{- define "llamafactory.gpusOf" -}}
+{{- $resources := include "llamafactory.resourcesOf" . | fromYaml }}
 {{- get $resources.limits "@GPU@" | default "0" }}
 {{- end }}
 
@@ -246,12 +257,19 @@ localhostProfile: {{ . | quote }}
 {{- end }}
 {{- end }}
 
-{{- /* Tolerations, with the GPU toleration added when GPUs are requested and no
-toleration names their key (LlamaFactoryWorkload._patch_pod_spec). */ -}}
+{{- /* Tolerations of the app's pod (LlamaFactoryWorkload._patch_pod_spec). */ -}}
 {{- define "llamafactory.tolerations" -}}
+{{- include "llamafactory.tolerationsFor" (list . (include "llamafactory.gpus" . | atoi)) }}
+{{- end }}
+
+{{- /* Tolerations, with the GPU toleration added when the pod requests GPUs and no
+toleration names their key. Call with (list $ gpuCount). */ -}}
+{{- define "llamafactory.tolerationsFor" -}}
+{{- $root := index . 0 }}
+{{- $gpus := index . 1 }}
 {{- $tolerations := list }}
 {{- $gpuTolerated := false }}
-{{- range $item := .Values.tolerations }}
+{{- range $item := $root.Values.tolerations }}
 {{- $toleration := dict }}
 {{- range $key := list "key" "operator" "value" "effect" }}
 {{- if not (kindIs "invalid" (index $item $key)) }}{{ $_ := set $toleration $key (index $item $key) }}{{ end }}
@@ -260,7 +278,7 @@ toleration names their key (LlamaFactoryWorkload._patch_pod_spec). */ -}}
 {{- if eq (index $item "key" | default "") "@GPU@" }}{{ $gpuTolerated = true }}{{ end }}
 {{- $tolerations = append $tolerations $toleration }}
 {{- end }}
-{{- if and (gt (include "llamafactory.gpus" $ | atoi) 0) (not $gpuTolerated) }}
+{{- if and (gt $gpus 0) (not $gpuTolerated) }}
 {{- $tolerations = append $tolerations (dict "key" "@GPU@" "operator" "Exists" "effect" "NoSchedule") }}
 {{- end }}
 {{- if $tolerations }}{{ toYaml $tolerations }}{{ end }}
@@ -273,27 +291,35 @@ toleration names their key (LlamaFactoryWorkload._patch_pod_spec). */ -}}
 {{- end }}
 {{- end }}
 
-{{- /* Fail on settings that values.schema.json cannot state; each rule mirrors a
-check of the values model (values.py), and names the key and the fix. */ -}}
-{{- define "llamafactory.validate" -}}
-{{- $resources := .Values.resources }}
+{{- /* Fail on GPU counts and requests above limits in a resources section
+(ResourcesValues._effective). Call with (list section "key of the section"). */ -}}
+{{- define "llamafactory.validateResources" -}}
+{{- $resources := index . 0 }}
+{{- $key := index . 1 }}
 {{- $gpuRequest := include "llamafactory.string" (index ($resources.requests | default dict) "@GPU@") }}
 {{- $gpuLimit := include "llamafactory.string" (index ($resources.limits | default dict) "@GPU@") }}
 {{- range $side, $count := dict "requests" $gpuRequest "limits" $gpuLimit }}
 {{- if and $count (not (regexMatch "@GPU_COUNT_PATTERN@" $count)) }}
-{{- fail (printf "resources.%s.@GPU@: %q is not a whole number of GPUs from 0 to 9999; set an integer such as 1" $side $count) }}
+{{- fail (printf "%s.%s.@GPU@: %q is not a whole number of GPUs from 0 to 9999; set an integer such as 1" $key $side $count) }}
 {{- end }}
 {{- end }}
 {{- if and $gpuRequest $gpuLimit (ne (atoi $gpuRequest) (atoi $gpuLimit)) }}
-{{- fail (printf "resources.requests.@GPU@: %s GPUs differs from resources.limits.@GPU@ (%s); Kubernetes requires extended resources to have equal requests and limits, so set both to the same count" $gpuRequest $gpuLimit) }}
+{{- fail (printf "%s.requests.@GPU@: %s GPUs differs from %s.limits.@GPU@ (%s); Kubernetes requires extended resources to have equal requests and limits, so set both to the same count" $key $gpuRequest $key $gpuLimit) }}
 {{- end }}
-{{- $effective := include "llamafactory.resources" . | fromYaml }}
+{{- $effective := include "llamafactory.resourcesOf" $resources | fromYaml }}
 {{- range $name, $request := $effective.requests }}
 {{- $limit := get $effective.limits $name }}
 {{- if and $limit (gt (include "llamafactory.quantityValue" $request | float64) (include "llamafactory.quantityValue" $limit | float64)) }}
-{{- fail (printf "resources.requests.%s: %s is above resources.limits.%s (%s); lower the request or raise the limit" $name $request $name $limit) }}
+{{- fail (printf "%s.requests.%s: %s is above %s.limits.%s (%s); lower the request or raise the limit" $key $name $request $key $name $limit) }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{- /* Fail on settings that values.schema.json cannot state; each rule mirrors a
+check of the values model (values.py), and names the key and the fix. */ -}}
+{{- define "llamafactory.validate" -}}
+{{- include "llamafactory.validateResources" (list .Values.resources "resources") }}
+{{- include "llamafactory.validateResources" (list .Values.training.resources "training.resources") }}
 {{- range $index, $toleration := .Values.tolerations }}
 {{- if and (eq (index $toleration "operator" | default "") "Exists") (index $toleration "value") }}
 {{- fail (printf "tolerations[%d].value: %q is set with operator Exists; remove value or use operator Equal" $index (index $toleration "value")) }}
@@ -376,4 +402,109 @@ check of the values model (values.py), and names the key and the fix. */ -}}
 {{- end }}
 {{- $_ := set $seen $normalized $key }}
 {{- end }}
+{{- if .Values.training.enabled }}
+{{- range $index, $variable := .Values.extraEnv }}
+{{- if has $variable.name (splitList " " "@TRAINING_ENV@") }}
+{{- fail (printf "extraEnv[%d].name: %s is set by the training pods while training.enabled is true; remove it (training.nodes and training.resources decide the torchrun settings)" $index $variable.name) }}
 {{- end }}
+{{- end }}
+{{- $nodes := .Values.training.nodes | int }}
+{{- if gt $nodes 1 }}
+{{- range $entry := list (list "output" "ReadWriteMany") (list "hfCache" "ReadWriteMany") (list "data" "ReadWriteMany ReadOnlyMany") }}
+{{- $key := index $entry 0 }}
+{{- $claim := index $.Values.persistence $key }}
+{{- if and $claim.enabled (not (has $claim.accessMode (splitList " " (index $entry 1)))) }}
+{{- fail (printf "persistence.%s.accessMode: %s cannot be shared by training.nodes: %d, because every training pod mounts this claim and a pod on another node cannot attach it; set persistence.%s.accessMode: ReadWriteMany (with a storage class that supports it) or training.nodes: 1" $key $claim.accessMode $nodes $key) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- /* Name of the training objects, "<fullname>-train-<runName>" within
+@MAX_JOB_NAME_LENGTH@ characters (training.training_name): the training operator
+names pods "<job>-worker-<index>", which must stay a 63-character DNS label. */ -}}
+{{- define "llamafactory.trainingName" -}}
+{{- $suffix := printf "train-%s" .Values.training.runName }}
+{{- $prefix := include "llamafactory.fullname" . | trunc (int (sub @MAX_JOB_NAME_LENGTH@ (add 1 (len $suffix)))) }}
+{{- printf "%s-%s" (regexReplaceAll "-+$" $prefix "") $suffix }}
+{{- end }}
+
+{{- /* Labels that select the training pods (training.training_selector_labels). The
+name differs from the app's, so the app's Service and NetworkPolicy skip them. */ -}}
+{{- define "llamafactory.trainingSelectorLabels" -}}
+app.kubernetes.io/name: {{ regexReplaceAll "-+$" (printf "%s-@TRAINING_COMPONENT@" (include "llamafactory.name" .) | trunc 63) "" | quote }}
+app.kubernetes.io/instance: {{ regexReplaceAll "-+$" (.Release.Name | trunc 63) "" | quote }}
+{{- end }}
+
+{{- /* Labels of a training pod: extra labels first, so the chart's own always win
+(TrainingRun._pod_labels). */ -}}
+{{- define "llamafactory.trainingPodLabels" -}}
+{{- $labels := include "llamafactory.labels" . | fromYaml }}
+{{- $labels = merge (include "llamafactory.trainingSelectorLabels" . | fromYaml) $labels }}
+{{- $_ := set $labels "app.kubernetes.io/component" "@TRAINING_COMPONENT@" }}
+{{- $_ = set $labels "hpe-ezua/app" (include "llamafactory.name" .) }}
+{{- $_ = set $labels "hpe-ezua/component" "@TRAINING_COMPONENT@" }}
+{{- $_ = set $labels "hpe-ezua/type" "@EZUA_TYPE@" }}
+{{- toYaml (merge $labels (.Values.podLabels | default dict) (dig "kyverno" "labels" dict .Values.ezua)) }}
+{{- end }}
+
+{{- /* GPUs of each training node, 0 for none (TrainingValues.gpus_per_node). */ -}}
+{{- define "llamafactory.trainingGpus" -}}
+{{- include "llamafactory.gpusOf" .Values.training.resources }}
+{{- end }}
+
+{{- /* Processes per training node: one per GPU, at least one
+(TrainingValues.processes_per_node). */ -}}
+{{- define "llamafactory.processesPerNode" -}}
+{{- max 1 (include "llamafactory.trainingGpus" . | atoi) }}
+{{- end }}
+
+{{- /* "true" when LLaMA Factory must launch torchrun, else empty
+(TrainingValues.uses_torchrun). */ -}}
+{{- define "llamafactory.usesTorchrun" -}}
+{{- if or (gt (.Values.training.nodes | int) 1) (gt (include "llamafactory.trainingGpus" . | atoi) 1) }}true{{ end }}
+{{- end }}
+
+{{- /* A value of train.yaml (training.yaml_scalar): strings JSON-quoted, numbers as
+Helm prints them with ".0" before a bare exponent, which PyYAML would read as a
+string. Numbers from the chart's values.yaml arrive as json.Number. */ -}}
+{{- define "llamafactory.yamlScalar" -}}
+{{- if kindIs "bool" . }}{{ ternary "true" "false" . }}
+{{- else if or (kindIs "float64" .) (kindIs "int" .) (kindIs "int64" .) (eq (typeOf .) "json.Number") }}
+{{- regexReplaceAll "^(-?[0-9]+)e" (include "llamafactory.string" (float64 .)) "${1}.0e" }}
+{{- else }}{{ toJson (toString .) }}
+{{- end }}
+{{- end }}
+
+{{- /* The train.yaml of the training ConfigMap (training.render_training_config). */ -}}
+{{- define "llamafactory.trainingConfig" -}}
+{{- $args := .Values.training.args }}
+{{- $extra := $args.extraArgs | default dict }}
+{{- $output := printf "%s/%s" (regexReplaceAll "/+$" .Values.persistence.output.mountPath "") .Values.training.runName }}
+{{- $entries := list (list "model_name_or_path" $args.model) (list "stage" $args.stage) (list "do_train" true) (list "finetuning_type" $args.finetuningType) }}
+{{- if eq $args.finetuningType "lora" }}
+{{- $entries = append $entries (list "lora_rank" $args.loraRank) }}
+{{- $entries = append $entries (list "lora_target" $args.loraTarget) }}
+{{- end }}
+{{- $entries = append $entries (list "dataset" $args.dataset) }}
+{{- $entries = append $entries (list "dataset_dir" $args.datasetDir) }}
+{{- if not (kindIs "invalid" $args.template) }}{{ $entries = append $entries (list "template" $args.template) }}{{ end }}
+{{- $entries = append $entries (list "cutoff_len" $args.cutoffLen) }}
+{{- if not (kindIs "invalid" $args.maxSamples) }}{{ $entries = append $entries (list "max_samples" $args.maxSamples) }}{{ end }}
+{{- $entries = append $entries (list "output_dir" $output) }}
+{{- $entries = append $entries (list "logging_steps" $args.loggingSteps) }}
+{{- $entries = append $entries (list "save_steps" $args.saveSteps) }}
+{{- $entries = append $entries (list "per_device_train_batch_size" $args.perDeviceTrainBatchSize) }}
+{{- $entries = append $entries (list "gradient_accumulation_steps" $args.gradientAccumulationSteps) }}
+{{- $entries = append $entries (list "learning_rate" $args.learningRate) }}
+{{- $entries = append $entries (list "num_train_epochs" $args.numTrainEpochs) }}
+{{- if not (kindIs "invalid" $args.maxSteps) }}{{ $entries = append $entries (list "max_steps" $args.maxSteps) }}{{ end }}
+{{- if ne $args.precision "fp32" }}{{ $entries = append $entries (list $args.precision true) }}{{ end }}
+{{- if not (hasKey $extra "report_to") }}{{ $entries = append $entries (list "report_to" "none") }}{{ end }}
+{{- range $name, $value := $extra }}{{ $entries = append $entries (list $name $value) }}{{ end }}
+{{- print "@CONFIG_HEADER@" }}
+{{- range $entry := $entries }}
+{{ index $entry 0 }}: {{ include "llamafactory.yamlScalar" (index $entry 1) }}
+{{- end }}
+{{ end }}
