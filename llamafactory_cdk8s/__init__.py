@@ -10,6 +10,7 @@ from .naming import ReleaseNames
 from .network_policy import AppNetworkPolicy
 from .shm import ShmVolume
 from .storage import StorageConstruct
+from .training import TrainingRun, render_training_config, synth_training
 from .values import Values
 from .workload import LlamaFactoryWorkload
 
@@ -25,7 +26,10 @@ __all__ = [
     "SettingsError",
     "ShmVolume",
     "StorageConstruct",
+    "TrainingRun",
     "Values",
     "load_values",
+    "render_training_config",
+    "synth_training",
     "values_from_mapping",
 ]

@@ -441,3 +441,22 @@ class TrainingRun(Construct):
             },
         }
         self.pytorch_job.add_json_patch(cdk8s.JsonPatch.add("/spec", spec))
+
+
+def synth_training(values: Values) -> list[dict[str, Any]]:
+    """Synthesize a release and return its training objects: the ConfigMap, then the
+    Job or PyTorchJob, then the Indexed Job's Service when there is one.
+
+    For tests and tools that run a training config elsewhere (a test cluster, a local
+    ``llamafactory-cli train``); ``values.training.enabled`` must be true.
+    """
+    from .chart import LlamaFactoryChart  # the chart imports this module
+
+    if not values.training.enabled:
+        raise ValueError("training.enabled is false, so the release has no training objects; set it to true")
+    app = cdk8s.App()
+    chart = LlamaFactoryChart(app, "release", values=values)
+    training = chart.training
+    assert training is not None
+    objects = [training.config_map, training.job or training.pytorch_job, training.service]
+    return [item.to_json() for item in objects if item is not None]

@@ -75,6 +75,9 @@ def required(parent: str, name: str) -> str:
     return f"{parent}: {name} is required"
 
 
+TRAINING = {"training": {"enabled": True, "args": {"model": "org/model", "dataset": "alpaca_en_demo"}}}
+TRAINING_TWO_NODES = {"training": {**TRAINING["training"], "nodes": 2}}
+
 BAD_FILES = [
     # wrong types
     case("replica-count-text", {"replicaCount": "one"}, "replicaCount", "replicaCount: Invalid type"),
@@ -452,6 +455,37 @@ BAD_FILES = [
          "affinity.nodeAffinity"),
     # the deprecated service.targetPort
     case("target-port-other-port", {"service": {"targetPort": 8000}}, "service.targetPort"),
+    # training runs
+    case("training-without-model", {"training": {"enabled": True, "args": {"dataset": "d"}}}, "training.args.model",
+         "training.args.model: Invalid type. Expected: string, given: null"),
+    case("training-without-dataset", {"training": {"enabled": True, "args": {"model": "m"}}}, "training.args.dataset",
+         "training.args.dataset: Invalid type. Expected: string, given: null"),
+    case("training-rwo-output", TRAINING_TWO_NODES, "persistence.output.accessMode",
+         "persistence.output.accessMode: ReadWriteOnce cannot be shared by training.nodes: 2"),
+    case("training-rwo-model-cache",
+         {**TRAINING_TWO_NODES, "persistence": {"output": {"accessMode": "ReadWriteMany"}}},
+         "persistence.hfCache.accessMode"),
+    case("training-rox-output",
+         {**TRAINING_TWO_NODES, "persistence": {name: {"accessMode": "ReadOnlyMany"} for name in ("output", "hfCache", "data")}},
+         "persistence.output.accessMode"),
+    case("training-env-node-rank", {**TRAINING, "extraEnv": [{"name": "NODE_RANK", "value": "1"}]}, "extraEnv[0].name"),
+    case("training-extra-arg-own-key", {"training": {"args": {"extraArgs": {"output_dir": "/x"}}}},
+         "training.args.extraArgs", 'training.args.extraArgs: Property name of "output_dir" does not match'),
+    case("training-extra-arg-secret", {"training": {"args": {"extraArgs": {"hub_token": "x"}}}},
+         "training.args.extraArgs"),
+    case("training-nodes-0", {"training": {"nodes": 0}}, "training.nodes",
+         "training.nodes: Must be greater than or equal to 1"),
+    case("training-engine-mpi", {"training": {"engine": "mpijob"}}, "training.engine"),
+    case("training-run-name-capitals", {"training": {"runName": "Run1"}}, "training.runName",
+         "training.runName: Does not match pattern"),
+    case("training-learning-rate-zero", {"training": {"args": {"learningRate": 0}}}, "training.args.learningRate"),
+    case("training-model-newline", {"training": {"args": {"model": "org/m\nx: y"}}}, "training.args.model",
+         "training.args.model: Does not match pattern"),
+    case("training-gpu-request-not-limit",
+         {"training": {"resources": {"requests": {GPU: 1}, "limits": {GPU: 2}}}},
+         f"training.resources.requests.{GPU}"),
+    case("training-no-cpu-limit", {"training": {"resources": {"limits": {"cpu": None}}}}, "training.resources.limits.cpu",
+         required("training.resources.limits", "cpu")),
 ]
 
 
