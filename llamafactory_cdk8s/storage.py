@@ -10,7 +10,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from .naming import ReleaseNames
-from .values import ClaimValues, PersistenceValues
+from .values import WEBUI_STATE_DIRECTORIES, ClaimValues, PersistenceValues
 
 KEEP_ANNOTATION = {"helm.sh/resource-policy": "keep"}
 
@@ -20,10 +20,6 @@ ACCESS_MODES = {
     "ReadOnlyMany": kplus.PersistentVolumeAccessMode.READ_ONLY_MANY,
     "ReadWriteOncePod": kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE_POD,
 }
-
-WEBUI_STATE_DIRECTORIES = ("saves", "cache", "config")
-"""Directories LLaMA Board writes relative to its working directory ``/app``."""
-
 
 @dataclass(frozen=True)
 class Mount:

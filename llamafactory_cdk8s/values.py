@@ -708,9 +708,9 @@ class SecurityContextValues(ValuesSection):
 
     read_only_root_filesystem: bool = True
     """Default true: LLaMA Factory writes only to the volumes the chart mounts (the
-    model cache, LLaMA Board's `saves/`, `cache/` and `config/`, the data and output
-    claims), and `HOME` is the writable `/tmp`, where libraries keep their caches.
-    Set false for an image or plugin that writes elsewhere."""
+    model cache, LLaMA Board's state directories, the data and output claims), and
+    `HOME` is the writable `/tmp`, where libraries keep their caches. Set false for
+    an image or plugin that writes elsewhere."""
 
     run_as_non_root: bool | None = None
     """Refuse to start as UID 0; overrides the pod setting. Default unset."""
@@ -805,8 +805,10 @@ class PersistenceValues(ValuesSection):
     webui_state: ClaimValues = _claim("10Gi", "/app")
     """LLaMA Board's state: `saves/` (trained adapters, logs), `cache/` (user
     settings) and `config/` (saved training configs), which it writes relative to
-    `/app`. Mounted with sub-paths at `<mountPath>/saves`, `/cache` and `/config`, so
-    a restart keeps them. Default 10Gi; `mountPath` is the parent directory."""
+    `/app`; LLaMA Factory 0.9.5 names the last two `llamaboard_cache/` and
+    `llamaboard_config/`. Each is mounted with a sub-path of the same name at
+    `<mountPath>/<name>`, so a restart keeps them. Default 10Gi; `mountPath` is the
+    parent directory."""
 
     @model_validator(mode="after")
     def _mount_paths_set(self) -> PersistenceValues:
@@ -852,6 +854,12 @@ class ProbesValues(ValuesSection):
 
 WORKING_DIR = "/app"
 """LLaMA Factory's working directory in the upstream image."""
+
+WEBUI_STATE_DIRECTORIES = ("saves", "cache", "config", "llamaboard_cache", "llamaboard_config")
+"""Directories LLaMA Board creates in its working directory. LLaMA Factory 0.9.2
+writes `cache/` and `config/`, 0.9.5 writes `llamaboard_cache/` and
+`llamaboard_config/` (`webui/common.py` of each release). Both pairs are mounted, so
+either release starts with a read-only root filesystem."""
 
 ROOT_HF_CACHE = "/root/.cache/huggingface"
 NON_ROOT_HF_CACHE = "/cache/huggingface"
@@ -1387,7 +1395,7 @@ class Values(ValuesSection):
             raise KeyedError(
                 "persistence.webuiState.mountPath",
                 f"must be {WORKING_DIR}, LLaMA Board's working directory, because it writes "
-                "saves/, cache/ and config/ relative to it; remove the key",
+                "its state directories (saves/, cache/, config/) relative to it; remove the key",
             )
 
         users = [self.security_context.run_as_user, self.pod_security_context.run_as_user]
@@ -1491,7 +1499,7 @@ class Values(ValuesSection):
             claim: ClaimValues = getattr(self.persistence, name)
             paths[f"persistence.{to_camel(name)}.mountPath"] = claim.mount_path or ""
         base = (self.persistence.webui_state.mount_path or "").rstrip("/")
-        for sub in ("saves", "cache", "config"):
+        for sub in WEBUI_STATE_DIRECTORIES:
             paths[f"persistence.webuiState.mountPath ({sub})"] = f"{base}/{sub}"
         return paths
 

@@ -50,10 +50,21 @@ def test_webui_state_on_claim_by_default():
 
     mounts = mounts_of(main_container(manifests))
 
-    for directory in ("saves", "cache", "config"):
+    for directory in ("saves", "cache", "config", "llamaboard_cache", "llamaboard_config"):
         mount = mounts[f"/app/{directory}"]
         assert mount["name"] == "webui-state"
         assert mount["subPath"] == directory
+
+
+def test_webui_state_for_newer_board():
+    # LLaMA Factory 0.9.5 writes llamaboard_cache/ and llamaboard_config/ in /app; on
+    # a read-only root, LLaMA Board fails to start without these mounts.
+    manifests = synth()
+
+    mounts = mounts_of(main_container(manifests))
+
+    assert mounts["/app/llamaboard_cache"]["subPath"] == "llamaboard_cache"
+    assert mounts["/app/llamaboard_config"]["subPath"] == "llamaboard_config"
 
 
 @pytest.mark.parametrize("storage_class, expected", [("fast", "fast"), ("-", "")])

@@ -273,7 +273,7 @@ def test_non_root_setting_works():
     assert pod_spec(manifests)["securityContext"]["runAsUser"] == 1000
     assert pod_spec(manifests)["securityContext"]["fsGroup"] == 1000
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    for path in ("/app/cache", "/app/saves", "/app/config", "/tmp", "/cache/huggingface"):
+    for path in ("/app/cache", "/app/saves", "/app/config", "/app/llamaboard_cache", "/app/llamaboard_config", "/tmp", "/cache/huggingface"):
         assert path in mounts, path
     assert env["HF_HOME"] == "/cache/huggingface"
     assert env["HOME"] == "/tmp"

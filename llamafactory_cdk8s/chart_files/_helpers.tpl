@@ -378,7 +378,7 @@ check of the values model (values.py), and names the key and the fix. */ -}}
 {{- fail (printf "probes.startup.failureThreshold: periodSeconds × failureThreshold = %d × %d s is below the @STARTUP_FLOOR@ s floor; a slow start would be killed, so raise probes.startup.failureThreshold" $period $failures) }}
 {{- end }}
 {{- if ne (include "llamafactory.webuiStatePath" .) "@WORKING_DIR@" }}
-{{- fail "persistence.webuiState.mountPath: must be @WORKING_DIR@, LLaMA Board's working directory, because it writes saves/, cache/ and config/ relative to it; remove the key" }}
+{{- fail "persistence.webuiState.mountPath: must be @WORKING_DIR@, LLaMA Board's working directory, because it writes its state directories (saves/, cache/, config/) relative to it; remove the key" }}
 {{- end }}
 {{- $nonRoot := .Values.securityContext.runAsNonRoot }}
 {{- if kindIs "invalid" $nonRoot }}{{ $nonRoot = .Values.podSecurityContext.runAsNonRoot }}{{ end }}
@@ -388,7 +388,7 @@ check of the values model (values.py), and names the key and the fix. */ -}}
 {{- fail "podSecurityContext.runAsUser: 0 (root) contradicts runAsNonRoot: true, and the kubelet would refuse to start the container; set a non-zero UID such as 1000" }}
 {{- end }}
 {{- $state := include "llamafactory.webuiStatePath" . }}
-{{- $paths := list (list "persistence.hfCache.mountPath" (include "llamafactory.hfCacheMountPath" .)) (list "persistence.data.mountPath" .Values.persistence.data.mountPath) (list "persistence.output.mountPath" .Values.persistence.output.mountPath) (list "persistence.webuiState.mountPath (saves)" (printf "%s/saves" $state)) (list "persistence.webuiState.mountPath (cache)" (printf "%s/cache" $state)) (list "persistence.webuiState.mountPath (config)" (printf "%s/config" $state)) }}
+{{- $paths := list (list "persistence.hfCache.mountPath" (include "llamafactory.hfCacheMountPath" .)) (list "persistence.data.mountPath" .Values.persistence.data.mountPath) (list "persistence.output.mountPath" .Values.persistence.output.mountPath) (list "persistence.webuiState.mountPath (saves)" (printf "%s/saves" $state)) (list "persistence.webuiState.mountPath (cache)" (printf "%s/cache" $state)) (list "persistence.webuiState.mountPath (config)" (printf "%s/config" $state)) (list "persistence.webuiState.mountPath (llamaboard_cache)" (printf "%s/llamaboard_cache" $state)) (list "persistence.webuiState.mountPath (llamaboard_config)" (printf "%s/llamaboard_config" $state)) }}
 {{- $seen := dict }}
 {{- range $entry := $paths }}
 {{- $key := index $entry 0 }}
