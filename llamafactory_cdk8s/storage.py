@@ -34,12 +34,11 @@ class StorageConstruct(Construct):
     """Claims (or emptyDirs) for the model cache, datasets, outputs and WebUI state.
 
     Claims are ordinary objects annotated ``helm.sh/resource-policy: keep``, not
-    Helm hooks. Helm deletes a hook resource of the same name before creating it
-    again (its default hook delete policy is ``before-hook-creation``) and is
-    reported not to consult ``resource-policy: keep`` there, so a reinstall could
-    replace a kept claim, and with it the model cache and checkpoints, by an empty
-    one; hooks are also never upgraded, so a size change would be ignored. As
-    ordinary objects with ``keep``, the claims are upgraded in place, survive
+    Helm hooks. On a test cluster, Helm 3.18 ignored a hook claim's new size on
+    upgrade, and on reinstall deleted the kept hook claim (its default hook delete
+    policy is ``before-hook-creation``, which does not consult ``keep``) and bound an
+    empty one in its place; ``docs/design-volumes.md`` has the details. As ordinary
+    objects with ``keep``, the claims are upgraded in place, survive
     ``helm uninstall`` and are adopted again by a reinstall under the same name.
 
     "Storage ready before the app starts" needs no sleeping Job: Helm creates
