@@ -41,7 +41,7 @@ from .values import (
     ImageValues,
 )
 from .training import COMPONENT as TRAINING_COMPONENT
-from .training import CONFIG_HEADER, MAX_JOB_NAME_LENGTH
+from .training import CONFIG_HEADER, HOSTNAME_TOPOLOGY_KEY, MAX_JOB_NAME_LENGTH
 from .workload import EZUA_TYPE, PROBE_PATHS, ROLLOUT_MARGIN_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -96,6 +96,8 @@ def helper_constants() -> dict[str, str]:
         "TRAINING_COMPONENT": TRAINING_COMPONENT,
         "MAX_JOB_NAME_LENGTH": str(MAX_JOB_NAME_LENGTH),
         "CONFIG_HEADER": CONFIG_HEADER,
+        "HOSTNAME_TOPOLOGY_KEY": HOSTNAME_TOPOLOGY_KEY,
+        "CLAIM_SUFFIXES": " ".join(f'"{key}" "{suffix}"' for key, suffix in helm_templates.CLAIMS.items()),
     }
 
 

@@ -295,6 +295,9 @@ class Samples:
         return copy.deepcopy(found[0])
 
 
+EMPTY_TRAINING_VOLUMES = {"hfCache": {"enabled": False}, "data": {"enabled": False}}
+"""The training volumes that may be emptyDirs: training rejects a disabled output claim."""
+
 SAMPLE_SETTINGS: dict[str, dict[str, Any]] = {
     # LLaMA Board with every optional variable: a Hub token, a mirror, offline mode,
     # and a non-root user.
@@ -309,24 +312,29 @@ SAMPLE_SETTINGS: dict[str, dict[str, Any]] = {
         "api": {"model": "sample/model", "template": "sample", "adapter": "/sample", "apiKey": "sample-key"},
         "persistence": {name: {"enabled": False} for name in CLAIMS},
     },
-    # Training on one node with two GPUs (a Job with torchrun) beside LLaMA Board, and
-    # on two nodes as an Indexed Job beside the API, where every volume is an emptyDir.
-    # The third sample exists for the PyTorchJob alone.
+    # Training on one node with two GPUs (a Job with torchrun) beside LLaMA Board, on
+    # ReadWriteOnce claims, so with a podAffinity to the app pod. Training on two nodes
+    # as a PyTorchJob and as an Indexed Job, where the model cache and data volumes are
+    # emptyDirs. Training needs the output claim, so the API sample cannot serve the
+    # Indexed Job.
     "pytorchjob": {
         "training": {"enabled": True, "nodes": 2, "args": {"model": "sample/model", "dataset": "sample"}},
-        "persistence": {name: {"enabled": False} for name in CLAIMS},
+        "persistence": {**EMPTY_TRAINING_VOLUMES, "output": {"accessMode": "ReadWriteMany"}},
+    },
+    "indexedjob": {
+        "training": {
+            "enabled": True,
+            "nodes": 2,
+            "engine": "indexedJob",
+            "args": {"model": "sample/model", "dataset": "sample"},
+        },
+        "persistence": {**EMPTY_TRAINING_VOLUMES, "output": {"accessMode": "ReadWriteMany"}},
     },
 }
 SAMPLE_SETTINGS["webui"]["training"] = {
     "enabled": True,
     "resources": {"limits": {"nvidia.com/gpu": 2}},
     "args": {"model": "sample/model", "dataset": "sample", "template": "sample"},
-}
-SAMPLE_SETTINGS["api"]["training"] = {
-    "enabled": True,
-    "nodes": 2,
-    "engine": "indexedJob",
-    "args": {"model": "sample/model", "dataset": "sample"},
 }
 
 
@@ -718,7 +726,7 @@ def _training_env(samples: Samples, kind: str) -> list[Any]:
     ]
     nodes = Go(f"{TRAINING}.nodes | int | quote")
     if kind == "Job":
-        indexed = {entry["name"]: entry for entry in _pod_of(samples, "api", "Job")["spec"]["containers"][0]["env"]}
+        indexed = {entry["name"]: entry for entry in _pod_of(samples, "indexedjob", "Job")["spec"]["containers"][0]["env"]}
         names = [name for name in indexed if name in ("NNODES", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT")]
         if names != ["NNODES", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT"]:
             raise ValueError(f"the Indexed Job sets {list(indexed)}")
@@ -751,7 +759,8 @@ def _training_pod(samples: Samples, template: dict[str, Any], kind: str) -> None
     tolerations = 'include "llamafactory.tolerationsFor" (list . (include "llamafactory.trainingGpus" . | atoi))'
     put(pod, ("tolerations",), If(tolerations, Block("."), keyword="with"))
     put(pod, ("nodeSelector",), If(".Values.nodeSelector", Block("toYaml ."), keyword="with"), new=True)
-    put(pod, ("affinity",), If(".Values.affinity", Block("toYaml ."), keyword="with"), new=True)
+    affinity = If('include "llamafactory.trainingAffinity" .', Block("."), keyword="with")
+    put(pod, ("affinity",), affinity, new="affinity" not in pod)
     put(pod, ("imagePullSecrets",), If('include "llamafactory.imagePullSecrets" .', Block("."), keyword="with"), new=True)
     if kind == "Job":
         put(pod, ("subdomain",), If(MULTI_NODE, Go(f"{TRAINING_NAME} | quote")), new=True)
@@ -779,7 +788,7 @@ def _training_pod(samples: Samples, template: dict[str, Any], kind: str) -> None
     put(container, ("volumeMounts",), mounts)
 
     claimed = {volume["name"]: volume for volume in _pod_of(samples, "webui", "Job")["spec"]["volumes"]}
-    ephemeral = {volume["name"]: volume for volume in _pod_of(samples, "api", "Job")["spec"]["volumes"]}
+    ephemeral = {volume["name"]: volume for volume in _pod_of(samples, "indexedjob", "Job")["spec"]["volumes"]}
     volumes: list[Any] = []
     for volume in pod["volumes"]:
         name = volume["name"]
@@ -795,7 +804,8 @@ def _training_pod(samples: Samples, template: dict[str, Any], kind: str) -> None
                 ("persistentVolumeClaim", "claimName"),
                 Go(f'{values}.existingClaim | default (include "llamafactory.objectName" (list $ "{name}")) | quote'),
             )
-            volumes.append(If(f"{values}.enabled", claim, ephemeral[name]))
+            # No sample has an output emptyDir: the chart rejects training without the claim.
+            volumes.append(If(f"{values}.enabled", claim, ephemeral[name]) if name in ephemeral else claim)
         elif name == "training-config":
             put(volume, ("configMap", "name"), Go(f"{TRAINING_NAME} | quote"))
             volumes.append(volume)
@@ -827,7 +837,7 @@ def training_job_template(samples: Samples) -> str:
 
 
 def training_service_template(samples: Samples) -> str:
-    tree = samples.find("api", "Service", _training_name(samples))
+    tree = samples.find("indexedjob", "Service", _training_name(samples))
     _metadata(tree, name=f"{TRAINING_NAME} | quote", component="training")
     spec = tree["spec"]
     put(spec, ("selector",), {Lines('include "llamafactory.trainingSelectorLabels" .'): None})

@@ -45,6 +45,7 @@ from .values import (
     NO_CONTROL_CHARS_PATTERN,
     QUANTITY_PATTERN,
     KeyedError,
+    KeyedErrors,
     Values,
 )
 
@@ -247,9 +248,11 @@ def format_validation_error(error: ValidationError) -> list[str]:
             item = {**item, "input": _Hidden()}
         location = _location(item["loc"])
         cause = item.get("ctx", {}).get("error")
-        if isinstance(cause, KeyedError):
-            key = cause.key if location == "(root)" else f"{location}.{cause.key}"
-            lines.append(f"{key}: {cause.message}")
+        causes = cause.errors if isinstance(cause, KeyedErrors) else [cause]
+        if all(isinstance(problem, KeyedError) for problem in causes):
+            for problem in causes:
+                key = problem.key if location == "(root)" else f"{location}.{problem.key}"
+                lines.append(f"{key}: {problem.message_at(location)}")
         elif item["type"] == "union_type":
             expected = ", ".join(item["alternatives"][:-1]) + f" or {item['alternatives'][-1]}"
             lines.append(f"{location}: expected {expected}, got {item['input']!r}")

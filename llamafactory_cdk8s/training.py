@@ -22,6 +22,7 @@ runs ``llamafactory-cli train /etc/llamafactory/train.yaml``. LLaMA Factory 0.9
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from typing import Any
@@ -47,6 +48,8 @@ CONFIG_FILE = "train.yaml"
 CONFIG_PATH = f"{CONFIG_DIR}/{CONFIG_FILE}"
 
 COMPONENT = "training"
+
+HOSTNAME_TOPOLOGY_KEY = "kubernetes.io/hostname"
 
 MAX_JOB_NAME_LENGTH = 52
 """Maximum length of a training object's name. The training operator names pods and Services
@@ -114,6 +117,22 @@ def training_selector_labels(names: ReleaseNames) -> dict[str, str]:
         "app.kubernetes.io/name": truncate(f"{names.name}-{COMPONENT}"),
         "app.kubernetes.io/instance": truncate(names.release),
     }
+
+
+def training_affinity(values: Values, names: ReleaseNames) -> dict[str, Any]:
+    """Return the training pods' affinity: ``affinity``, plus a required podAffinity to
+    the app pod when both mount a ReadWriteOnce claim.
+
+    A ReadWriteOnce volume attaches to one node at a time. On block storage a pod on
+    another node would wait for ever on a Multi-Attach error, so the training pod is
+    scheduled onto the app pod's node, and stays Pending until that node has room.
+    """
+    affinity = copy.deepcopy(dict(values.affinity))
+    if values.training_shares_read_write_once:
+        pod_affinity = affinity.setdefault("podAffinity", {})
+        terms = pod_affinity.setdefault("requiredDuringSchedulingIgnoredDuringExecution", [])
+        terms.append({"labelSelector": {"matchLabels": names.selector_labels}, "topologyKey": HOSTNAME_TOPOLOGY_KEY})
+    return affinity
 
 
 def output_dir(values: Values) -> str:
@@ -363,8 +382,9 @@ class TrainingRun(Construct):
             spec["tolerations"] = tolerations
         if values.node_selector:
             spec["nodeSelector"] = dict(values.node_selector)
-        if values.affinity:
-            spec["affinity"] = dict(values.affinity)
+        affinity = training_affinity(values, self.names)
+        if affinity:
+            spec["affinity"] = affinity
         if values.image_pull_secrets:
             spec["imagePullSecrets"] = [{"name": secret.name} for secret in values.image_pull_secrets]
         return {"metadata": metadata, "spec": spec}

@@ -127,17 +127,36 @@ RESERVED_ENV = {
 }
 
 
+SECTION = "{section}"
+"""Placeholder in a KeyedError message for the path of the section that raised it, so
+that a message of a section used in several places (``resources`` and
+``training.resources``) names the key to set in full."""
+
+
 class KeyedError(ValueError):
     """A cross-field problem raised by a model validator, with the sub-key it concerns.
 
     The key is relative to the section that raised it; the loader prefixes the
-    section's own path.
+    section's own path, and replaces ``{section}`` in the message with that path.
     """
 
     def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}")
         self.key = key
         self.message = message
+        super().__init__(f"{key}: {self.message_at('(root)')}")
+
+    def message_at(self, location: str) -> str:
+        """Return the message with the other keys it names prefixed by ``location``."""
+        prefix = "" if location == "(root)" else f"{location}."
+        return self.message.replace(SECTION, prefix)
+
+
+class KeyedErrors(ValueError):
+    """Several cross-field problems found by one model validator, reported together."""
+
+    def __init__(self, errors: list[KeyedError]) -> None:
+        super().__init__("; ".join(str(error) for error in errors))
+        self.errors = errors
 
 
 def nested_model(annotation: Any) -> type[BaseModel] | None:
@@ -572,7 +591,7 @@ class ResourcesValues(ValuesSection):
         if gpu_request is not None and gpu_limit is not None and int(gpu_request) != int(gpu_limit):
             raise KeyedError(
                 f"requests.{GPU_RESOURCE}",
-                f"{gpu_request} GPUs differs from limits.{GPU_RESOURCE} ({gpu_limit}); "
+                f"{gpu_request} GPUs differs from {SECTION}limits.{GPU_RESOURCE} ({gpu_limit}); "
                 "Kubernetes requires extended resources to have equal requests and "
                 "limits, so set both to the same count",
             )
@@ -589,7 +608,7 @@ class ResourcesValues(ValuesSection):
                 raise KeyedError(
                     "limits.cpu",
                     "missing; PCAI rejects containers without a CPU limit, so set "
-                    "resources.limits.cpu (for example '8')",
+                    f"{SECTION}limits.cpu (for example '8')",
                 )
             limits["cpu"] = requests["cpu"]
 
@@ -598,7 +617,7 @@ class ResourcesValues(ValuesSection):
             if limit is not None and _quantity_to_float(request) > _quantity_to_float(limit):
                 raise KeyedError(
                     f"requests.{name}",
-                    f"{request} is above limits.{name} ({limit}); lower the request or "
+                    f"{request} is above {SECTION}limits.{name} ({limit}); lower the request or "
                     "raise the limit",
                 )
         return requests, limits
@@ -1419,41 +1438,72 @@ class Values(ValuesSection):
             mounts[normalized] = key
 
         if self.training.enabled:
-            self._check_training()
+            problems = self._training_problems()
+            if problems:
+                raise KeyedErrors(problems)
         return self
 
-    def _check_training(self) -> None:
+    def _training_problems(self) -> list[KeyedError]:
+        """Return every problem of an enabled training run, so that all are reported at once."""
+        problems: list[KeyedError] = []
         args = self.training.args
         if args.model is None:
-            raise KeyedError(
+            problems.append(KeyedError(
                 "training.args.model",
                 "missing; training needs a base model, so set training.args.model (a Hugging Face "
                 "id or a path on a volume) or training.enabled: false",
-            )
+            ))
         if args.dataset is None:
-            raise KeyedError(
+            problems.append(KeyedError(
                 "training.args.dataset",
                 "missing; set training.args.dataset to dataset names from dataset_info.json in "
                 "training.args.datasetDir, for example alpaca_en_demo",
-            )
+            ))
+        if not self.persistence.output.enabled:
+            problems.append(KeyedError(
+                "persistence.output.enabled",
+                "false while training.enabled is true, so the checkpoints would go to an emptyDir "
+                "and be lost when the training pod ends; set persistence.output.enabled: true",
+            ))
+        dataset_claim = self.disabled_claim_of(args.dataset_dir)
+        if dataset_claim is not None:
+            problems.append(KeyedError(
+                "training.args.datasetDir",
+                f"{args.dataset_dir!r} is on persistence.{dataset_claim}, whose enabled is false, so "
+                "the training pod would find an empty emptyDir there; set "
+                f"persistence.{dataset_claim}.enabled: true or another training.args.datasetDir",
+            ))
         for index, variable in enumerate(self.extra_env):
             if variable.name in TRAINING_ENV:
-                raise KeyedError(
+                problems.append(KeyedError(
                     f"extraEnv[{index}].name",
                     f"{variable.name} is set by the training pods while training.enabled is true; "
                     "remove it (training.nodes and training.resources decide the torchrun settings)",
-                )
+                ))
         if self.training.nodes > 1:
             for key, modes in TRAINING_CLAIM_MODES.items():
                 claim: ClaimValues = getattr(self.persistence, key)
                 if claim.enabled and claim.access_mode not in modes:
-                    raise KeyedError(
+                    problems.append(KeyedError(
                         f"persistence.{to_camel(key)}.accessMode",
                         f"{claim.access_mode} cannot be shared by training.nodes: {self.training.nodes}, "
                         "because every training pod mounts this claim and a pod on another node cannot "
                         f"attach it; set persistence.{to_camel(key)}.accessMode: ReadWriteMany (with a "
                         "storage class that supports it) or training.nodes: 1",
-                    )
+                    ))
+        return problems
+
+    def disabled_claim_of(self, path: str) -> str | None:
+        """Return the key (``data``) of the disabled claim whose mount path contains
+        ``path``, or None. A disabled claim is an emptyDir in each pod."""
+        normalized = re.sub("/+", "/", path).rstrip("/") or "/"
+        for name in TRAINING_CLAIM_MODES:
+            claim: ClaimValues = getattr(self.persistence, name)
+            mount = self.hf_cache_mount_path if name == "hf_cache" else claim.mount_path or ""
+            mount = re.sub("/+", "/", mount).rstrip("/") or "/"
+            if not claim.enabled and (normalized == mount or normalized.startswith(f"{mount}/")):
+                return to_camel(name)
+        return None
 
     # --- derived settings, shared by the constructs and the chart renderer -----------
 
@@ -1492,6 +1542,15 @@ class Values(ValuesSection):
             return configured
         return NON_ROOT_HF_CACHE if self.runs_as_non_root else ROOT_HF_CACHE
 
+    @property
+    def training_shares_read_write_once(self) -> bool:
+        """Whether the training pods mount a ReadWriteOnce claim that a running app pod
+        mounts too, so that they must run on the app pod's node."""
+        if self.replica_count < 1:
+            return False
+        claims: list[ClaimValues] = [getattr(self.persistence, name) for name in TRAINING_CLAIM_MODES]
+        return any(claim.enabled and claim.access_mode == "ReadWriteOnce" for claim in claims)
+
     def mount_paths(self) -> dict[str, str]:
         """Return every volume mount path by its values key."""
         paths = {"persistence.hfCache.mountPath": self.hf_cache_mount_path}
@@ -1506,11 +1565,6 @@ class Values(ValuesSection):
     def warnings(self) -> list[str]:
         """Return findings that do not stop synthesis but that an operator should read."""
         findings: list[str] = []
-        if self.training.enabled and not self.persistence.output.enabled:
-            findings.append(
-                "persistence.output.enabled is false while training.enabled is true: the checkpoints "
-                "go to an emptyDir and are lost when the training pod ends. Enable the output claim."
-            )
         memory = self.resources.effective_limits.get("memory")
         if self.shm_size_gi > 0 and memory is not None:
             if _quantity_to_float(memory) < self.shm_size_gi * 2**30:

@@ -469,6 +469,16 @@ BAD_FILES = [
          {**TRAINING_TWO_NODES, "persistence": {name: {"accessMode": "ReadOnlyMany"} for name in ("output", "hfCache", "data")}},
          "persistence.output.accessMode"),
     case("training-env-node-rank", {**TRAINING, "extraEnv": [{"name": "NODE_RANK", "value": "1"}]}, "extraEnv[0].name"),
+    case("training-output-disabled", {**TRAINING, "persistence": {"output": {"enabled": False}}},
+         "persistence.output.enabled"),
+    case("training-dataset-dir-on-disabled-data",
+         {"training": {**TRAINING["training"], "args": {**TRAINING["training"]["args"], "datasetDir": "/app/custom_data/sets"}},
+          "persistence": {"data": {"enabled": False}}},
+         "training.args.datasetDir"),
+    case("training-dataset-dir-on-disabled-cache",
+         {"training": {**TRAINING["training"], "args": {**TRAINING["training"]["args"], "datasetDir": "/cache/hf//"}},
+          "persistence": {"hfCache": {"enabled": False, "mountPath": "/cache/hf"}}},
+         "training.args.datasetDir"),
     case("training-extra-arg-own-key", {"training": {"args": {"extraArgs": {"output_dir": "/x"}}}},
          "training.args.extraArgs", 'training.args.extraArgs: Property name of "output_dir" does not match'),
     case("training-extra-arg-secret", {"training": {"args": {"extraArgs": {"hub_token": "x"}}}},
@@ -499,11 +509,18 @@ def helm_problems(message: str) -> list[str]:
     """Return Helm's problem lines without their ``- ``, ``Error: `` or ``execution
     error at (…)`` prefix."""
     problems = []
+    failing = False
     for line in message.splitlines():
         if line.startswith("- "):
             problems.append(line[2:])
         elif match := ERROR_LINE.match(line):
             problems.append(match[1])
+            failing = line.startswith("Error: execution error")
+        elif failing and line:
+            # A chart check that found several problems fails with one per line.
+            problems.append(line)
+        else:
+            failing = False
     return problems
 
 
@@ -602,6 +619,37 @@ def test_command_line_name_rejected(
     problem_for(model_error.value.problems, f"{key}: ")
 
 
+@pytest.mark.parametrize(
+    ("settings", "keys"),
+    [
+        pytest.param(
+            TRAINING_TWO_NODES,
+            ["persistence.output.accessMode", "persistence.hfCache.accessMode", "persistence.data.accessMode"],
+            id="three-rwo-claims",
+        ),
+        pytest.param(
+            {**TRAINING, "persistence": {"output": {"enabled": False}, "data": {"enabled": False}},
+             "training": {**TRAINING["training"], "args": {**TRAINING["training"]["args"], "datasetDir": "/app/custom_data"}},
+             "extraEnv": [{"name": "MASTER_ADDR", "value": "x"}]},
+            ["persistence.output.enabled", "training.args.datasetDir", "extraEnv[0].name"],
+            id="output-dataset-env",
+        ),
+    ],
+)
+def test_every_training_problem_reported(
+    helm_runs: list[subprocess.CompletedProcess[str]], settings: dict[str, Any], keys: list[str]
+) -> None:
+    with pytest.raises(HelmError) as helm_error:
+        helm_template(settings, chart=CHART_DIR)
+    with pytest.raises(SettingsError) as model_error:
+        values_from_mapping(settings)
+
+    helm_keys = [problem.split(": ", 1)[0] for problem in helm_problems(str(helm_error.value))]
+    model_keys = [problem.split(": ", 1)[0] for problem in model_error.value.problems]
+    assert helm_keys == keys
+    assert model_keys == keys
+
+
 def test_problem_lines_are_parsed() -> None:
     schema = (
         "Error: values don't meet the specifications of the schema(s) in the following chart(s):\n"
@@ -611,3 +659,7 @@ def test_problem_lines_are_parsed() -> None:
 
     assert "image.tag: Does not match pattern '^x$'" in helm_problems(schema)
     assert helm_problems(failed) == ["extraEnv[2].name: A is listed twice"]
+    assert helm_problems(f"{failed}\nextraEnv[3].name: B is listed twice\n\nUse --debug flag") == [
+        "extraEnv[2].name: A is listed twice",
+        "extraEnv[3].name: B is listed twice",
+    ]

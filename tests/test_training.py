@@ -302,12 +302,158 @@ def test_rwo_error_says_why_and_fix():
     assert "set persistence.output.accessMode: ReadWriteMany" in str(error.value)
 
 
-def test_disabled_output_claim_allows_nodes():
-    settings = {**training(nodes=2), "persistence": {"output": {"enabled": False}, "hfCache": {"accessMode": "ReadWriteMany"}, "data": {"accessMode": "ReadOnlyMany"}}}
+def test_disabled_output_claim_rejected():
+    with pytest.raises(SettingsError) as error:
+        values_from_mapping({**training(), "persistence": {"output": {"enabled": False}}})
+
+    (problem,) = error.value.problems
+    assert problem.startswith("persistence.output.enabled: false while training.enabled is true")
+    assert problem.endswith("set persistence.output.enabled: true")
+
+
+@pytest.mark.parametrize(
+    ("dataset_dir", "persistence", "claim"),
+    [
+        ("/app/custom_data", {"data": {"enabled": False}}, "data"),
+        ("/app/custom_data/team/", {"data": {"enabled": False}}, "data"),
+        ("//srv//sets", {"data": {"enabled": False, "mountPath": "/srv"}}, "data"),
+        ("/root/.cache/huggingface/datasets", {"hfCache": {"enabled": False}}, "hfCache"),
+    ],
+)
+def test_dataset_dir_on_disabled_claim_rejected(dataset_dir, persistence, claim):
+    settings = {**training(args={**ARGS, "datasetDir": dataset_dir}), "persistence": persistence}
+
+    with pytest.raises(SettingsError) as error:
+        values_from_mapping(settings)
+
+    (problem,) = error.value.problems
+    assert problem.startswith(f"training.args.datasetDir: {dataset_dir!r} is on persistence.{claim}, ")
+    assert f"set persistence.{claim}.enabled: true or another training.args.datasetDir" in problem
+
+
+@pytest.mark.parametrize(
+    ("dataset_dir", "persistence"),
+    [
+        ("/app/data", {"data": {"enabled": False}}),
+        ("/app/custom_data_2", {"data": {"enabled": False}}),
+        ("/app/custom_data", {}),
+    ],
+    ids=["image-demo-data", "sibling-of-mount", "data-claim-enabled"],
+)
+def test_dataset_dir_off_disabled_claims_accepted(dataset_dir, persistence):
+    settings = {**training(args={**ARGS, "datasetDir": dataset_dir}), "persistence": persistence}
 
     values = values_from_mapping(settings)
 
-    assert any("persistence.output.enabled is false" in finding for finding in values.warnings())
+    assert values.training.args.dataset_dir == dataset_dir
+
+
+def test_every_training_problem_reported():
+    settings = {
+        "training": {"enabled": True, "nodes": 2, "args": {"datasetDir": "/app/custom_data"}},
+        "persistence": {"data": {"enabled": False}},
+        "extraEnv": [{"name": "NNODES", "value": "2"}],
+    }
+
+    with pytest.raises(SettingsError) as error:
+        values_from_mapping(settings)
+
+    keys = [problem.split(": ", 1)[0] for problem in error.value.problems]
+    assert keys == [
+        "training.args.model",
+        "training.args.dataset",
+        "training.args.datasetDir",
+        "extraEnv[0].name",
+        "persistence.output.accessMode",
+        "persistence.hfCache.accessMode",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("resources", "problem"),
+    [
+        (
+            {"limits": {"cpu": None}},
+            "training.resources.limits.cpu: missing; PCAI rejects containers without a CPU limit, so set "
+            "training.resources.limits.cpu (for example '8')",
+        ),
+        (
+            {"requests": {GPU: 2}},
+            f"training.resources.requests.{GPU}: 2 GPUs differs from training.resources.limits.{GPU} (1); ",
+        ),
+        (
+            {"requests": {"memory": "100Gi"}},
+            "training.resources.requests.memory: 100Gi is above training.resources.limits.memory (64Gi); ",
+        ),
+    ],
+    ids=["cpu-limit", "gpu-request", "memory-request"],
+)
+def test_training_resources_hints_name_full_key(resources, problem):
+    with pytest.raises(SettingsError) as error:
+        values_from_mapping({"training": {"resources": resources}})
+
+    assert [line for line in error.value.problems if line.startswith(problem)], error.value.problems
+
+
+def test_app_resources_hint_names_full_key():
+    with pytest.raises(SettingsError) as error:
+        values_from_mapping({"resources": {"limits": {"cpu": None}}})
+
+    assert error.value.problems == [
+        "resources.limits.cpu: missing; PCAI rejects containers without a CPU limit, so set "
+        "resources.limits.cpu (for example '8')"
+    ]
+
+
+# --- scheduling beside the app ----------------------------------------------------------------------
+
+APP_POD_TERM = {
+    "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "llamafactory", "app.kubernetes.io/instance": "llamafactory"}},
+    "topologyKey": "kubernetes.io/hostname",
+}
+
+
+def pod_affinity_terms(settings: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Return the required podAffinity terms of the training pod, None without any."""
+    (template,) = pod_templates(synth(settings)).values()
+    affinity = template["spec"].get("affinity", {})
+    return affinity.get("podAffinity", {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+
+
+def test_read_write_once_job_follows_app_pod():
+    manifests = synth(training())
+    (deployment,) = of_kind(manifests, "Deployment")
+
+    terms = pod_affinity_terms(training())
+
+    assert terms == [APP_POD_TERM]
+    assert terms[0]["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {**training(), "replicaCount": 0},
+        {**training(), **RWX},
+        {**training(), "persistence": {"hfCache": {"accessMode": "ReadWriteMany"}, "data": {"enabled": False}, "output": {"accessMode": "ReadWriteMany"}}},
+    ],
+    ids=["app-stopped", "read-write-many", "rwo-claim-disabled"],
+)
+def test_job_without_shared_rwo_claim_unpinned(settings):
+    assert pod_affinity_terms(settings) is None
+
+
+def test_read_write_once_affinity_keeps_user_terms():
+    zone_term = {"labelSelector": {"matchLabels": {"team": "a"}}, "topologyKey": "topology.kubernetes.io/zone"}
+    node_affinity = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "gpu", "operator": "Exists"}]}]}}
+    settings = {**training(), "affinity": {"nodeAffinity": node_affinity, "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [zone_term]}}}
+
+    (template,) = pod_templates(synth(settings)).values()
+    (deployment,) = of_kind(synth(settings), "Deployment")
+
+    assert template["spec"]["affinity"]["nodeAffinity"] == node_affinity
+    assert template["spec"]["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] == [zone_term, APP_POD_TERM]
+    assert deployment["spec"]["template"]["spec"]["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] == [zone_term]
 
 
 def test_synth_training_requires_enabled():

@@ -403,9 +403,24 @@ check of the values model (values.py), and names the key and the fix. */ -}}
 {{- $_ := set $seen $normalized $key }}
 {{- end }}
 {{- if .Values.training.enabled }}
+{{- /* Every training problem is collected and reported in one failure, one line
+each (Values._training_problems). */ -}}
+{{- $problems := list }}
+{{- if not .Values.persistence.output.enabled }}
+{{- $problems = append $problems "persistence.output.enabled: false while training.enabled is true, so the checkpoints would go to an emptyDir and be lost when the training pod ends; set persistence.output.enabled: true" }}
+{{- end }}
+{{- $datasetDir := .Values.training.args.datasetDir }}
+{{- $datasetDirNormalized := regexReplaceAll "/+$" (regexReplaceAll "/+" $datasetDir "/") "" | default "/" }}
+{{- range $entry := list (list "hfCache" (include "llamafactory.hfCacheMountPath" $)) (list "data" $.Values.persistence.data.mountPath) (list "output" $.Values.persistence.output.mountPath) }}
+{{- $key := index $entry 0 }}
+{{- $mount := regexReplaceAll "/+$" (regexReplaceAll "/+" (index $entry 1) "/") "" | default "/" }}
+{{- if and (not (index $.Values.persistence $key).enabled) (or (eq $datasetDirNormalized $mount) (hasPrefix (printf "%s/" $mount) $datasetDirNormalized)) }}
+{{- $problems = append $problems (printf "training.args.datasetDir: %q is on persistence.%s, whose enabled is false, so the training pod would find an empty emptyDir there; set persistence.%s.enabled: true or another training.args.datasetDir" $datasetDir $key $key) }}
+{{- end }}
+{{- end }}
 {{- range $index, $variable := .Values.extraEnv }}
 {{- if has $variable.name (splitList " " "@TRAINING_ENV@") }}
-{{- fail (printf "extraEnv[%d].name: %s is set by the training pods while training.enabled is true; remove it (training.nodes and training.resources decide the torchrun settings)" $index $variable.name) }}
+{{- $problems = append $problems (printf "extraEnv[%d].name: %s is set by the training pods while training.enabled is true; remove it (training.nodes and training.resources decide the torchrun settings)" $index $variable.name) }}
 {{- end }}
 {{- end }}
 {{- $nodes := .Values.training.nodes | int }}
@@ -414,9 +429,12 @@ check of the values model (values.py), and names the key and the fix. */ -}}
 {{- $key := index $entry 0 }}
 {{- $claim := index $.Values.persistence $key }}
 {{- if and $claim.enabled (not (has $claim.accessMode (splitList " " (index $entry 1)))) }}
-{{- fail (printf "persistence.%s.accessMode: %s cannot be shared by training.nodes: %d, because every training pod mounts this claim and a pod on another node cannot attach it; set persistence.%s.accessMode: ReadWriteMany (with a storage class that supports it) or training.nodes: 1" $key $claim.accessMode $nodes $key) }}
+{{- $problems = append $problems (printf "persistence.%s.accessMode: %s cannot be shared by training.nodes: %d, because every training pod mounts this claim and a pod on another node cannot attach it; set persistence.%s.accessMode: ReadWriteMany (with a storage class that supports it) or training.nodes: 1" $key $claim.accessMode $nodes $key) }}
 {{- end }}
 {{- end }}
+{{- end }}
+{{- if $problems }}
+{{- fail (join "\n" $problems) }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -447,6 +465,33 @@ app.kubernetes.io/instance: {{ regexReplaceAll "-+$" (.Release.Name | trunc 63) 
 {{- $_ = set $labels "hpe-ezua/component" "@TRAINING_COMPONENT@" }}
 {{- $_ = set $labels "hpe-ezua/type" "@EZUA_TYPE@" }}
 {{- toYaml (merge $labels (.Values.podLabels | default dict) (dig "kyverno" "labels" dict .Values.ezua)) }}
+{{- end }}
+
+{{- /* "true" when the training pods mount a ReadWriteOnce claim that a running app
+pod mounts too (Values.training_shares_read_write_once). */ -}}
+{{- define "llamafactory.trainingSharesReadWriteOnce" -}}
+{{- $shared := false }}
+{{- if ge (int .Values.replicaCount) 1 }}
+{{- range $key := list "hfCache" "data" "output" }}
+{{- $claim := index $.Values.persistence $key }}
+{{- if and $claim.enabled (eq $claim.accessMode "ReadWriteOnce") }}{{ $shared = true }}{{ end }}
+{{- end }}
+{{- end }}
+{{- $shared }}
+{{- end }}
+
+{{- /* Affinity of a training pod (training.training_affinity): .Values.affinity, plus
+a required podAffinity to the app pod's node when they share a ReadWriteOnce claim. */ -}}
+{{- define "llamafactory.trainingAffinity" -}}
+{{- $affinity := deepCopy (.Values.affinity | default dict) }}
+{{- if eq (include "llamafactory.trainingSharesReadWriteOnce" .) "true" }}
+{{- $podAffinity := get $affinity "podAffinity" | default dict }}
+{{- $terms := get $podAffinity "requiredDuringSchedulingIgnoredDuringExecution" | default list }}
+{{- $term := dict "labelSelector" (dict "matchLabels" (include "llamafactory.selectorLabels" . | fromYaml)) "topologyKey" "@HOSTNAME_TOPOLOGY_KEY@" }}
+{{- $_ := set $podAffinity "requiredDuringSchedulingIgnoredDuringExecution" (append $terms $term) }}
+{{- $_ = set $affinity "podAffinity" $podAffinity }}
+{{- end }}
+{{- if $affinity }}{{ toYaml $affinity }}{{ end }}
 {{- end }}
 
 {{- /* GPUs of each training node, 0 for none (TrainingValues.gpus_per_node). */ -}}
