@@ -137,6 +137,9 @@ def test_single_node_job_completes(cluster: LocalCluster, request: pytest.Fixtur
         (pod,) = job_pods(cluster, namespace)
         assert pod["status"]["phase"] == "Succeeded"
         assert pod["spec"]["nodeName"] in GPU_NODES
+        # The claims are ReadWriteOnce, so the run must share the app pod's node.
+        app_node = running_pod(cluster, namespace, RELEASE)["spec"]["nodeName"]
+        assert pod["spec"]["nodeName"] == app_node
         mounted = {volume["persistentVolumeClaim"]["claimName"] for volume in pod["spec"]["volumes"]
                    if "persistentVolumeClaim" in volume}
         assert f"{RELEASE}-llamafactory-output" in mounted
