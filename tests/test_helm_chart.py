@@ -164,6 +164,35 @@ def test_notes_without_the_route_give_a_port_forward(tmp_path: Path) -> None:
     assert "https://" not in notes
 
 
+TRAINING_SET = ("--set", "training.enabled=true", "--set", "training.args.model=org/m", "--set", "training.args.dataset=d")
+SHARED_CLAIMS_SET = tuple(
+    argument
+    for claim in ("hfCache", "data", "output")
+    for argument in ("--set", f"persistence.{claim}.accessMode=ReadWriteMany")
+)
+
+
+def test_notes_name_the_training_job(tmp_path: Path) -> None:
+    notes = _notes(tmp_path, *TRAINING_SET)
+
+    assert "kubectl -n team-a logs -f job/lf-llamafactory-train-run1" in notes
+    assert "Checkpoints are written to /app/output/run1" in notes
+    assert "api.adapter" in notes
+
+
+def test_notes_follow_the_pytorchjob_master(tmp_path: Path) -> None:
+    notes = _notes(tmp_path, *TRAINING_SET, *SHARED_CLAIMS_SET, "--set", "training.nodes=2")
+
+    assert "get pytorchjob/lf-llamafactory-train-run1" in notes
+    assert "logs -f lf-llamafactory-train-run1-master-0" in notes
+
+
+def test_notes_without_training_skip_it(tmp_path: Path) -> None:
+    notes = _notes(tmp_path)
+
+    assert "Training run" not in notes
+
+
 # --- the same objects as the constructs ------------------------------------------------------
 
 
