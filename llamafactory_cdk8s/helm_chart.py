@@ -14,6 +14,7 @@ import gzip
 import json
 import io
 import logging
+import re
 import shutil
 import tarfile
 from importlib import resources
@@ -120,15 +121,20 @@ def _chart_file(name: str) -> str:
     return resources.files(__package__).joinpath("chart_files", name).read_text(encoding="utf-8")
 
 
-def render_helpers() -> str:
-    """Return ``_helpers.tpl`` with its constants filled in; fail on an unknown one."""
-    text = _chart_file("_helpers.tpl")
-    for name, value in helper_constants().items():
-        text = text.replace(f"@{name}@", value)
-    leftover = sorted({word for word in text.split("@")[1::2] if word.isupper() and " " not in word})
+PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
+
+
+def fill_placeholders(text: str, constants: dict[str, str]) -> str:
+    """Replace each ``@NAME@`` in ``text`` by its constant; fail on a name without one."""
+    leftover = sorted(set(PLACEHOLDER.findall(text)) - set(constants))
     if leftover:
         raise ValueError(f"_helpers.tpl names constants that helper_constants() lacks: {leftover}")
-    return text
+    return PLACEHOLDER.sub(lambda match: constants[match.group(1)], text)
+
+
+def render_helpers() -> str:
+    """Return ``_helpers.tpl`` with its constants filled in; fail on an unknown one."""
+    return fill_placeholders(_chart_file("_helpers.tpl"), helper_constants())
 
 
 def chart_files() -> dict[str, str]:

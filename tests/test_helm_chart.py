@@ -26,7 +26,14 @@ from helm_support import (
     helm_template,
     python_objects,
 )
-from llamafactory_cdk8s.helm_chart import CHART_VERSION, chart_files, package_chart, write_chart
+from llamafactory_cdk8s.helm_chart import (
+    CHART_VERSION,
+    PLACEHOLDER,
+    chart_files,
+    fill_placeholders,
+    package_chart,
+    write_chart,
+)
 from llamafactory_cdk8s.helm_templates import SAMPLE_SETTINGS, TEMPLATES
 from llamafactory_cdk8s.helm_yaml import load_helm_yaml
 from llamafactory_cdk8s.values import APP_VERSION
@@ -162,6 +169,22 @@ def test_notes_without_the_route_give_a_port_forward(tmp_path: Path) -> None:
     assert "port-forward service/lf-llamafactory 8000" in notes
     assert "http://127.0.0.1:8000/docs" in notes
     assert "https://" not in notes
+
+
+def test_helpers_have_no_unfilled_placeholder() -> None:
+    helpers = chart_files()["templates/_helpers.tpl"]
+
+    assert PLACEHOLDER.search(helpers) is None
+
+
+def test_unknown_placeholder_rejected() -> None:
+    # An "@" earlier in the text must not hide the unknown name.
+    with pytest.raises(ValueError, match="MISSING_NAME"):
+        fill_placeholders("user@example {{ @KNOWN@ }} {{ @MISSING_NAME@ }}", {"KNOWN": "1"})
+
+
+def test_placeholders_filled() -> None:
+    assert fill_placeholders("a @ONE@ b @TWO_2@", {"ONE": "1", "TWO_2": "2"}) == "a 1 b 2"
 
 
 TRAINING_SET = ("--set", "training.enabled=true", "--set", "training.args.model=org/m", "--set", "training.args.dataset=d")
