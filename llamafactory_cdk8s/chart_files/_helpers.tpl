@@ -437,6 +437,93 @@ each (Values._training_problems). */ -}}
 {{- fail (join "\n" $problems) }}
 {{- end }}
 {{- end }}
+{{- include "llamafactory.validateLiveClaims" . }}
+{{- end }}
+
+{{- /* Fail when the values ask an existing claim for what Kubernetes cannot change,
+or when a new full name would leave the release's claims behind. Helm applies objects
+one at a time and stops at the first one the API server rejects, so a rejected claim
+would leave the Deployment and any training objects already changed. A fail here stops
+the render, before Helm sends anything. `lookup` returns an empty map under
+`helm template` and a client-side `--dry-run`, so these checks need a cluster.
+NOTE: the lookups need get and list on PersistentVolumeClaims in the namespace. */ -}}
+{{- define "llamafactory.validateLiveClaims" -}}
+{{- $namespace := .Release.Namespace }}
+{{- $anyExists := false }}
+{{- $creates := false }}
+{{- $existingClaims := list }}
+{{- range $key, $suffix := dict @CLAIM_SUFFIXES@ }}
+{{- $claim := index $.Values.persistence $key }}
+{{- $live := lookup "v1" "PersistentVolumeClaim" $namespace (include "llamafactory.objectName" (list $ $suffix)) }}
+{{- if $live }}{{ $anyExists = true }}{{ end }}
+{{- if $claim.existingClaim }}{{ $existingClaims = append $existingClaims $claim.existingClaim }}{{ end }}
+{{- if and $claim.enabled (not $claim.existingClaim) }}
+{{- $creates = true }}
+{{- if $live }}{{ include "llamafactory.validateLiveClaim" (list $key $claim $live) }}{{ end }}
+{{- end }}
+{{- end }}
+{{- if and .Release.IsUpgrade $creates (not $anyExists) }}
+{{- include "llamafactory.validateFullnameKept" (list . $existingClaims) }}
+{{- end }}
+{{- end }}
+
+{{- /* Fail when a claim the chart would patch exists with another access mode or
+storage class, or with a larger request, because Kubernetes rejects each of these
+changes. An empty storageClass leaves the class to the cluster, so any class matches
+it. Call with (list "values key" claimValues liveClaim). */ -}}
+{{- define "llamafactory.validateLiveClaim" -}}
+{{- $key := index . 0 }}
+{{- $claim := index . 1 }}
+{{- $live := index . 2 }}
+{{- $name := $live.metadata.name }}
+{{- $wayOut := printf "copy the data to a new claim and set persistence.%s.existingClaim" $key }}
+{{- $modes := join ", " (dig "spec" "accessModes" list $live) }}
+{{- if ne $modes $claim.accessMode }}
+{{- fail (printf "persistence.%s.accessMode: the claim %s exists with %s, not %s, and Kubernetes cannot change a claim's access mode; keep %s, or %s" $key $name $modes $claim.accessMode $modes $wayOut) }}
+{{- end }}
+{{- if $claim.storageClass }}
+{{- $requested := eq $claim.storageClass "-" | ternary "" $claim.storageClass }}
+{{- $current := dig "spec" "storageClassName" "" $live | default "" }}
+{{- if ne $requested $current }}
+{{- fail (printf "persistence.%s.storageClass: the claim %s exists with storage class %q, not %q, and Kubernetes cannot change a claim's storage class; keep %q, or %s" $key $name $current $requested ($current | default "-") $wayOut) }}
+{{- end }}
+{{- end }}
+{{- $size := include "llamafactory.string" $claim.size }}
+{{- $currentSize := dig "spec" "resources" "requests" "storage" "" $live }}
+{{- /* One byte of slack absorbs float rounding of equal quantities written in other
+units, such as 1.5Gi and the 1536Mi that the API server returns. */ -}}
+{{- if and $currentSize (lt (addf (include "llamafactory.quantityValue" $size | float64) 1.0) (include "llamafactory.quantityValue" $currentSize | float64)) }}
+{{- fail (printf "persistence.%s.size: %s is smaller than %s, the request of the existing claim %s, and Kubernetes cannot shrink a claim; set %s or more, or %s" $key $size $currentSize $name $currentSize $wayOut) }}
+{{- end }}
+{{- end }}
+
+{{- /* Fail on an upgrade that would name the claims differently from the release's
+claims in the namespace: new empty claims would replace them, and the old ones, with
+the data, would drop out of the release. A claim of the release carries its instance
+label, the chart name in part-of and the storage component; the name label is not
+used because nameOverride changes it. Claims named in an existingClaim are skipped.
+Call with (list $ existingClaimNames). */ -}}
+{{- define "llamafactory.validateFullnameKept" -}}
+{{- $root := index . 0 }}
+{{- $existingClaims := index . 1 }}
+{{- $instance := regexReplaceAll "-+$" ($root.Release.Name | trunc 63) "" }}
+{{- $oldClaims := list }}
+{{- range $item := (lookup "v1" "PersistentVolumeClaim" $root.Release.Namespace "").items | default list }}
+{{- $labels := $item.metadata.labels | default dict }}
+{{- if and (eq (get $labels "app.kubernetes.io/instance") $instance) (eq (get $labels "app.kubernetes.io/part-of") $root.Chart.Name) (eq (get $labels "app.kubernetes.io/component") "storage") (not (has $item.metadata.name $existingClaims)) }}
+{{- $oldClaims = append $oldClaims $item.metadata.name }}
+{{- end }}
+{{- end }}
+{{- if $oldClaims }}
+{{- $oldClaims = sortAlpha $oldClaims }}
+{{- $oldFullname := first $oldClaims }}
+{{- range $suffix := values (dict @CLAIM_SUFFIXES@) }}
+{{- if hasSuffix (printf "-%s" $suffix) (first $oldClaims) }}{{ $oldFullname = trimSuffix (printf "-%s" $suffix) (first $oldClaims) }}{{ end }}
+{{- end }}
+{{- $key := "fullnameOverride" }}
+{{- if and (not $root.Values.fullnameOverride) $root.Values.nameOverride }}{{ $key = "nameOverride" }}{{ end }}
+{{- fail (printf "%s: the objects would be named %q, but the release's data is on the claims %s, named after the old full name %q, and the chart would create new empty claims in their place; set fullnameOverride: %s to keep the old names, or name each old claim in persistence.<key>.existingClaim" $key (include "llamafactory.fullname" $root) (join ", " $oldClaims) $oldFullname $oldFullname) }}
+{{- end }}
 {{- end }}
 
 {{- /* Name of the training objects, "<fullname>-train-<runName>" within

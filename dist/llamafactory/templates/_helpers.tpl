@@ -403,9 +403,24 @@ check of the values model (values.py), and names the key and the fix. */ -}}
 {{- $_ := set $seen $normalized $key }}
 {{- end }}
 {{- if .Values.training.enabled }}
+{{- /* Every training problem is collected and reported in one failure, one line
+each (Values._training_problems). */ -}}
+{{- $problems := list }}
+{{- if not .Values.persistence.output.enabled }}
+{{- $problems = append $problems "persistence.output.enabled: false while training.enabled is true, so the checkpoints would go to an emptyDir and be lost when the training pod ends; set persistence.output.enabled: true" }}
+{{- end }}
+{{- $datasetDir := .Values.training.args.datasetDir }}
+{{- $datasetDirNormalized := regexReplaceAll "/+$" (regexReplaceAll "/+" $datasetDir "/") "" | default "/" }}
+{{- range $entry := list (list "hfCache" (include "llamafactory.hfCacheMountPath" $)) (list "data" $.Values.persistence.data.mountPath) (list "output" $.Values.persistence.output.mountPath) }}
+{{- $key := index $entry 0 }}
+{{- $mount := regexReplaceAll "/+$" (regexReplaceAll "/+" (index $entry 1) "/") "" | default "/" }}
+{{- if and (not (index $.Values.persistence $key).enabled) (or (eq $datasetDirNormalized $mount) (hasPrefix (printf "%s/" $mount) $datasetDirNormalized)) }}
+{{- $problems = append $problems (printf "training.args.datasetDir: %q is on persistence.%s, whose enabled is false, so the training pod would find an empty emptyDir there; set persistence.%s.enabled: true or another training.args.datasetDir" $datasetDir $key $key) }}
+{{- end }}
+{{- end }}
 {{- range $index, $variable := .Values.extraEnv }}
 {{- if has $variable.name (splitList " " "FORCE_TORCHRUN NPROC_PER_NODE NNODES NODE_RANK MASTER_ADDR MASTER_PORT") }}
-{{- fail (printf "extraEnv[%d].name: %s is set by the training pods while training.enabled is true; remove it (training.nodes and training.resources decide the torchrun settings)" $index $variable.name) }}
+{{- $problems = append $problems (printf "extraEnv[%d].name: %s is set by the training pods while training.enabled is true; remove it (training.nodes and training.resources decide the torchrun settings)" $index $variable.name) }}
 {{- end }}
 {{- end }}
 {{- $nodes := .Values.training.nodes | int }}
@@ -414,10 +429,100 @@ check of the values model (values.py), and names the key and the fix. */ -}}
 {{- $key := index $entry 0 }}
 {{- $claim := index $.Values.persistence $key }}
 {{- if and $claim.enabled (not (has $claim.accessMode (splitList " " (index $entry 1)))) }}
-{{- fail (printf "persistence.%s.accessMode: %s cannot be shared by training.nodes: %d, because every training pod mounts this claim and a pod on another node cannot attach it; set persistence.%s.accessMode: ReadWriteMany (with a storage class that supports it) or training.nodes: 1" $key $claim.accessMode $nodes $key) }}
+{{- $problems = append $problems (printf "persistence.%s.accessMode: %s cannot be shared by training.nodes: %d, because every training pod mounts this claim and a pod on another node cannot attach it; set persistence.%s.accessMode: ReadWriteMany (with a storage class that supports it) or training.nodes: 1" $key $claim.accessMode $nodes $key) }}
 {{- end }}
 {{- end }}
 {{- end }}
+{{- if $problems }}
+{{- fail (join "\n" $problems) }}
+{{- end }}
+{{- end }}
+{{- include "llamafactory.validateLiveClaims" . }}
+{{- end }}
+
+{{- /* Fail when the values ask an existing claim for what Kubernetes cannot change,
+or when a new full name would leave the release's claims behind. Helm applies objects
+one at a time and stops at the first one the API server rejects, so a rejected claim
+would leave the Deployment and any training objects already changed. A fail here stops
+the render, before Helm sends anything. `lookup` returns an empty map under
+`helm template` and a client-side `--dry-run`, so these checks need a cluster.
+NOTE: the lookups need get and list on PersistentVolumeClaims in the namespace. */ -}}
+{{- define "llamafactory.validateLiveClaims" -}}
+{{- $namespace := .Release.Namespace }}
+{{- $anyExists := false }}
+{{- $creates := false }}
+{{- $existingClaims := list }}
+{{- range $key, $suffix := dict "hfCache" "hf-cache" "data" "data" "output" "output" "webuiState" "webui-state" }}
+{{- $claim := index $.Values.persistence $key }}
+{{- $live := lookup "v1" "PersistentVolumeClaim" $namespace (include "llamafactory.objectName" (list $ $suffix)) }}
+{{- if $live }}{{ $anyExists = true }}{{ end }}
+{{- if $claim.existingClaim }}{{ $existingClaims = append $existingClaims $claim.existingClaim }}{{ end }}
+{{- if and $claim.enabled (not $claim.existingClaim) }}
+{{- $creates = true }}
+{{- if $live }}{{ include "llamafactory.validateLiveClaim" (list $key $claim $live) }}{{ end }}
+{{- end }}
+{{- end }}
+{{- if and .Release.IsUpgrade $creates (not $anyExists) }}
+{{- include "llamafactory.validateFullnameKept" (list . $existingClaims) }}
+{{- end }}
+{{- end }}
+
+{{- /* Fail when a claim the chart would patch exists with another access mode or
+storage class, or with a larger request, because Kubernetes rejects each of these
+changes. An empty storageClass leaves the class to the cluster, so any class matches
+it. Call with (list "values key" claimValues liveClaim). */ -}}
+{{- define "llamafactory.validateLiveClaim" -}}
+{{- $key := index . 0 }}
+{{- $claim := index . 1 }}
+{{- $live := index . 2 }}
+{{- $name := $live.metadata.name }}
+{{- $wayOut := printf "copy the data to a new claim and set persistence.%s.existingClaim" $key }}
+{{- $modes := join ", " (dig "spec" "accessModes" list $live) }}
+{{- if ne $modes $claim.accessMode }}
+{{- fail (printf "persistence.%s.accessMode: the claim %s exists with %s, not %s, and Kubernetes cannot change a claim's access mode; keep %s, or %s" $key $name $modes $claim.accessMode $modes $wayOut) }}
+{{- end }}
+{{- if $claim.storageClass }}
+{{- $requested := eq $claim.storageClass "-" | ternary "" $claim.storageClass }}
+{{- $current := dig "spec" "storageClassName" "" $live | default "" }}
+{{- if ne $requested $current }}
+{{- fail (printf "persistence.%s.storageClass: the claim %s exists with storage class %q, not %q, and Kubernetes cannot change a claim's storage class; keep %q, or %s" $key $name $current $requested ($current | default "-") $wayOut) }}
+{{- end }}
+{{- end }}
+{{- $size := include "llamafactory.string" $claim.size }}
+{{- $currentSize := dig "spec" "resources" "requests" "storage" "" $live }}
+{{- /* One byte of slack absorbs float rounding of equal quantities written in other
+units, such as 1.5Gi and the 1536Mi that the API server returns. */ -}}
+{{- if and $currentSize (lt (addf (include "llamafactory.quantityValue" $size | float64) 1.0) (include "llamafactory.quantityValue" $currentSize | float64)) }}
+{{- fail (printf "persistence.%s.size: %s is smaller than %s, the request of the existing claim %s, and Kubernetes cannot shrink a claim; set %s or more, or %s" $key $size $currentSize $name $currentSize $wayOut) }}
+{{- end }}
+{{- end }}
+
+{{- /* Fail on an upgrade that would name the claims differently from the release's
+claims in the namespace: new empty claims would replace them, and the old ones, with
+the data, would drop out of the release. A claim of the release carries its instance
+label, the chart name in part-of and the storage component; the name label is not
+used because nameOverride changes it. Claims named in an existingClaim are skipped.
+Call with (list $ existingClaimNames). */ -}}
+{{- define "llamafactory.validateFullnameKept" -}}
+{{- $root := index . 0 }}
+{{- $existingClaims := index . 1 }}
+{{- $instance := regexReplaceAll "-+$" ($root.Release.Name | trunc 63) "" }}
+{{- $oldClaims := list }}
+{{- range $item := (lookup "v1" "PersistentVolumeClaim" $root.Release.Namespace "").items | default list }}
+{{- $labels := $item.metadata.labels | default dict }}
+{{- if and (eq (get $labels "app.kubernetes.io/instance") $instance) (eq (get $labels "app.kubernetes.io/part-of") $root.Chart.Name) (eq (get $labels "app.kubernetes.io/component") "storage") (not (has $item.metadata.name $existingClaims)) }}
+{{- $oldClaims = append $oldClaims $item.metadata.name }}
+{{- end }}
+{{- end }}
+{{- if $oldClaims }}
+{{- $oldClaims = sortAlpha $oldClaims }}
+{{- $oldFullname := first $oldClaims }}
+{{- range $suffix := values (dict "hfCache" "hf-cache" "data" "data" "output" "output" "webuiState" "webui-state") }}
+{{- if hasSuffix (printf "-%s" $suffix) (first $oldClaims) }}{{ $oldFullname = trimSuffix (printf "-%s" $suffix) (first $oldClaims) }}{{ end }}
+{{- end }}
+{{- $key := "fullnameOverride" }}
+{{- if and (not $root.Values.fullnameOverride) $root.Values.nameOverride }}{{ $key = "nameOverride" }}{{ end }}
+{{- fail (printf "%s: the objects would be named %q, but the release's data is on the claims %s, named after the old full name %q, and the chart would create new empty claims in their place; set fullnameOverride: %s to keep the old names, or name each old claim in persistence.<key>.existingClaim" $key (include "llamafactory.fullname" $root) (join ", " $oldClaims) $oldFullname $oldFullname) }}
 {{- end }}
 {{- end }}
 
@@ -447,6 +552,33 @@ app.kubernetes.io/instance: {{ regexReplaceAll "-+$" (.Release.Name | trunc 63) 
 {{- $_ = set $labels "hpe-ezua/component" "training" }}
 {{- $_ = set $labels "hpe-ezua/type" "vendor-service" }}
 {{- toYaml (merge $labels (.Values.podLabels | default dict) (dig "kyverno" "labels" dict .Values.ezua)) }}
+{{- end }}
+
+{{- /* "true" when the training pods mount a ReadWriteOnce claim that a running app
+pod mounts too (Values.training_shares_read_write_once). */ -}}
+{{- define "llamafactory.trainingSharesReadWriteOnce" -}}
+{{- $shared := false }}
+{{- if ge (int .Values.replicaCount) 1 }}
+{{- range $key := list "hfCache" "data" "output" }}
+{{- $claim := index $.Values.persistence $key }}
+{{- if and $claim.enabled (eq $claim.accessMode "ReadWriteOnce") }}{{ $shared = true }}{{ end }}
+{{- end }}
+{{- end }}
+{{- $shared }}
+{{- end }}
+
+{{- /* Affinity of a training pod (training.training_affinity): .Values.affinity, plus
+a required podAffinity to the app pod's node when they share a ReadWriteOnce claim. */ -}}
+{{- define "llamafactory.trainingAffinity" -}}
+{{- $affinity := deepCopy (.Values.affinity | default dict) }}
+{{- if eq (include "llamafactory.trainingSharesReadWriteOnce" .) "true" }}
+{{- $podAffinity := get $affinity "podAffinity" | default dict }}
+{{- $terms := get $podAffinity "requiredDuringSchedulingIgnoredDuringExecution" | default list }}
+{{- $term := dict "labelSelector" (dict "matchLabels" (include "llamafactory.selectorLabels" . | fromYaml)) "topologyKey" "kubernetes.io/hostname" }}
+{{- $_ := set $podAffinity "requiredDuringSchedulingIgnoredDuringExecution" (append $terms $term) }}
+{{- $_ = set $affinity "podAffinity" $podAffinity }}
+{{- end }}
+{{- if $affinity }}{{ toYaml $affinity }}{{ end }}
 {{- end }}
 
 {{- /* GPUs of each training node, 0 for none (TrainingValues.gpus_per_node). */ -}}
