@@ -197,11 +197,14 @@ def test_new_full_name_rejected(cluster: LocalCluster, request: pytest.FixtureRe
             {"fullnameOverride": "renamed"},
             f'fullnameOverride: the objects would be named "renamed", but the release\'s data is on the claims '
             f"{', '.join(sorted(ALL_CLAIMS))}, named after the old full name \"{FULLNAME}\"",
+            f"set fullnameOverride: {FULLNAME} to keep the old names",
         ),
         (
+            # The name label is in the Deployment's selector, so only the old name helps.
             "name-override",
             {"nameOverride": "board"},
             f'nameOverride: the objects would be named "{RELEASE}-board"',
+            "set nameOverride: llamafactory (the app.kubernetes.io/name label of the old claims",
         ),
     ]
 
@@ -210,9 +213,8 @@ def test_new_full_name_rejected(cluster: LocalCluster, request: pytest.FixtureRe
         running_pod(cluster, namespace, RELEASE)
         resources = _namespaced_resources(cluster)
 
-        for name, values, message in rejected_upgrades:
+        for name, values, message, way_out in rejected_upgrades:
             values_file = write_values(tmp_path, name, values)
-            way_out = f"set fullnameOverride: {FULLNAME} to keep the old names"
             _assert_rejected(cluster, namespace, resources, values_file, message, way_out)
 
         # The way out that the message names: the old full name keeps the claims.
