@@ -1,11 +1,12 @@
 """Run the main container of a synthesized pod with the real LLaMA Factory, as the kubelet would.
 
-``PodRun`` takes the Deployment of a render (the constructs' manifests or ``helm
-template``) and a virtual environment that stands in for the image. It starts the
-container's command and args with the container's environment, its volume mounts at
-their mount paths, its working directory, its user and its capabilities, inside the
-namespaces that tests/runtime_sandbox.py builds. Then it probes the process as the
-pod's startup, readiness and liveness probes say, and stops it by its process group.
+``PodRun`` takes the Deployment or the Job of a render (the constructs' manifests or
+``helm template``) and a virtual environment that stands in for the image. It starts
+the container's command and args with the container's environment, its volume mounts
+at their mount paths (ConfigMaps written from the render), its working directory, its
+user and its capabilities, inside the namespaces that tests/runtime_sandbox.py builds.
+Then it probes the process as the pod's startup, readiness and liveness probes say,
+or, for a Job, waits for it to exit, and stops it by its process group.
 
 Nothing touches the host's file system outside the test's own directory: the mounts
 exist only in a private mount namespace. The process has a network namespace of its
@@ -49,6 +50,10 @@ ARTIFACTS = REPO / "test-artifacts" / "runtime"
 
 COMMAND = "llamafactory-cli"
 """The container's executable. In the image it is on PATH; here the venv's copy is."""
+
+SHELLS = ("/bin/sh", "/bin/bash")
+"""Shells a command may start with. The host's copies stand in for the image's and
+find ``llamafactory-cli`` on the venv's PATH."""
 
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 """PATH of the upstream image, which the kubelet passes when the pod sets none."""
@@ -106,13 +111,22 @@ def require_chromium() -> str:
     return path
 
 
-def deployment_pod(manifests: list[Manifest]) -> tuple[Manifest, Manifest]:
-    """Return the pod template and the main container of the render's one Deployment."""
-    deployments = [manifest for manifest in manifests if manifest["kind"] == "Deployment"]
-    if len(deployments) != 1:
-        raise HarnessError(f"expected one Deployment, found {len(deployments)}")
-    template = deployments[0]["spec"]["template"]
+def workload_pod(manifests: list[Manifest], kind: str = "Deployment") -> tuple[Manifest, Manifest]:
+    """Return the pod template and the main container of the render's one ``kind`` (Deployment or Job)."""
+    workloads = [manifest for manifest in manifests if manifest["kind"] == kind]
+    if len(workloads) != 1:
+        raise HarnessError(f"expected one {kind}, found {len(workloads)}")
+    template = workloads[0]["spec"]["template"]
     return template, template["spec"]["containers"][0]
+
+
+def config_map_data(manifests: list[Manifest]) -> dict[str, dict[str, str]]:
+    """Return the ConfigMaps of a render as ``{name: {key: value}}``."""
+    return {
+        manifest["metadata"]["name"]: dict(manifest.get("data") or {})
+        for manifest in manifests
+        if manifest["kind"] == "ConfigMap"
+    }
 
 
 # --- environment ------------------------------------------------------------------------
@@ -204,12 +218,19 @@ class Mount:
     tmpfs_size: str | None
 
 
-def plan_mounts(pod_spec: Manifest, container: Manifest, volumes_dir: Path) -> list[Mount]:
+def plan_mounts(
+    pod_spec: Manifest,
+    container: Manifest,
+    volumes_dir: Path,
+    config_maps: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[Mount]:
     """Give every volume a directory under ``volumes_dir`` and resolve each mount's subPath.
 
     A claim or a disk-backed emptyDir becomes the directory ``volumes_dir/NAME``, which
     keeps its content after the run for the test to read. A memory-backed emptyDir
-    becomes a tmpfs of its ``sizeLimit``.
+    becomes a tmpfs of its ``sizeLimit``. A ConfigMap volume becomes a directory with
+    one file per key (or per ``items`` entry) from ``config_maps``, mounted read-only
+    as the kubelet mounts it.
     """
     volumes = {volume["name"]: volume for volume in pod_spec.get("volumes", [])}
     mounts = []
@@ -220,8 +241,16 @@ def plan_mounts(pod_spec: Manifest, container: Manifest, volumes_dir: Path) -> l
             size = str(empty_dir.get("sizeLimit", "64Mi")).replace("Gi", "g").replace("Mi", "m")
             mounts.append(Mount(mount["mountPath"], volume["name"], None, False, size))
             continue
+        if "configMap" in volume:
+            source = write_config_map_volume(volume, volumes_dir / volume["name"], config_maps or {})
+            if mount.get("subPath"):
+                source = source / mount["subPath"]
+            mounts.append(Mount(mount["mountPath"], volume["name"], source, True, None))
+            continue
         if empty_dir is None and "persistentVolumeClaim" not in volume:
-            raise HarnessError(f"volume {volume['name']!r}: only claims and emptyDir are supported by the harness")
+            raise HarnessError(
+                f"volume {volume['name']!r}: only claims, emptyDir and configMap are supported by the harness"
+            )
         source = volumes_dir / volume["name"]
         if mount.get("subPath"):
             source = source / mount["subPath"]
@@ -230,6 +259,35 @@ def plan_mounts(pod_spec: Manifest, container: Manifest, volumes_dir: Path) -> l
         read_only = bool(mount.get("readOnly")) or bool(volume.get("persistentVolumeClaim", {}).get("readOnly"))
         mounts.append(Mount(mount["mountPath"], volume["name"], source, read_only, None))
     return mounts
+
+
+def write_config_map_volume(volume: Manifest, directory: Path, config_maps: Mapping[str, Mapping[str, str]]) -> Path:
+    """Write a ConfigMap volume's files into ``directory``, as the kubelet projects them.
+
+    Without ``items`` every key becomes a file of that name; with ``items`` only the
+    listed keys do, at their ``path``. A missing ConfigMap or key raises, unless the
+    volume is ``optional``.
+    """
+    source = volume["configMap"]
+    name = source["name"]
+    data = config_maps.get(name)
+    directory.mkdir(parents=True, exist_ok=True)
+    if data is None:
+        if source.get("optional"):
+            return directory
+        raise HarnessError(f"volume {volume['name']!r}: ConfigMap {name!r} not found in the render")
+    items = source.get("items") or [{"key": key, "path": key} for key in data]
+    for item in items:
+        if item["key"] not in data:
+            if source.get("optional"):
+                continue
+            raise HarnessError(f"volume {volume['name']!r}: ConfigMap {name!r} has no key {item['key']!r}")
+        path = directory / item["path"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(data[item["key"]], encoding="utf-8")
+        # defaultMode 0644 unless the volume or the item sets another.
+        path.chmod(item.get("mode", source.get("defaultMode", 0o644)))
+    return directory
 
 
 def apply_fs_group(mounts: list[Mount], group: int) -> None:
@@ -321,7 +379,9 @@ class PodRun:
     Use it as a context manager: leaving it stops the process group and the probes.
 
     Args:
-        manifests: the render that holds the Deployment.
+        manifests: the render that contains the workload and its ConfigMaps and Secrets.
+        kind: the workload whose pod runs, ``Deployment`` or ``Job``. A Job's
+            container has no probes; wait for it with :meth:`wait_for_exit`.
         venv: virtual environment of the LLaMA Factory version that stands in for the image.
         workdir: the test's own directory for volumes, the sandbox root and the log.
         secrets: Secrets that exist in the cluster beforehand (``existingSecret``),
@@ -335,12 +395,13 @@ class PodRun:
         self,
         manifests: list[Manifest],
         *,
+        kind: str = "Deployment",
         venv: Path,
         workdir: Path,
         secrets: Mapping[str, Mapping[str, str]] | None = None,
         test_env: Mapping[str, str] | None = None,
     ) -> None:
-        template, container = deployment_pod(manifests)
+        template, container = workload_pod(manifests, kind)
         self.pod_spec = template["spec"]
         self.container = container
         self.venv = venv
@@ -357,7 +418,7 @@ class PodRun:
             "spec.nodeName": "runtime-test",
         }
         self.env = self._env(resolve_env(container, secrets=known_secrets, fields=fields), dict(test_env or {}))
-        self.mounts = plan_mounts(self.pod_spec, container, workdir / "volumes")
+        self.mounts = plan_mounts(self.pod_spec, container, workdir / "volumes", config_map_data(manifests))
         self.working_dir = container.get("workingDir", "/")
         self.ports = {port["name"]: port["containerPort"] for port in container.get("ports", []) if "name" in port}
 
@@ -372,12 +433,16 @@ class PodRun:
 
     def _argv(self) -> list[str]:
         command = list(self.container.get("command") or [])
+        args = list(self.container.get("args") or [])
+        if command and command[0] in SHELLS:
+            # The shell's script starts llamafactory-cli from PATH, which leads to the venv.
+            return [*command, *args]
         if not command or command[0] != COMMAND:
-            raise HarnessError(f"expected the command to start with {COMMAND!r}, found {command!r}")
+            raise HarnessError(f"expected the command to start with {COMMAND!r} or a shell, found {command!r}")
         executable = self.venv / "bin" / COMMAND
         if not executable.exists():
             raise HarnessError(f"{executable} not found; run 'make setup-runtime'")
-        return [str(executable), *command[1:], *(self.container.get("args") or [])]
+        return [str(executable), *command[1:], *args]
 
     def _env(self, pod_env: dict[str, str], test_env: dict[str, str]) -> dict[str, str]:
         clashes = sorted(set(pod_env) & set(test_env))
@@ -518,6 +583,22 @@ class PodRun:
 
     def exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
+
+    def wait_for_exit(self, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds for the container to exit and return its exit status.
+
+        On timeout the process group is stopped and ``HarnessError`` raised with the
+        end of the log. A signal's death is returned as 128 + its number, as the
+        kubelet reports it.
+        """
+        if self.process is None:
+            raise HarnessError("the container was not started")
+        try:
+            status = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise HarnessError(f"the container did not exit within {timeout}s:\n{self.log_tail()}") from None
+        return 128 - status if status < 0 else status
 
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():

@@ -7,7 +7,7 @@ never sees, and in a network namespace that has only a loopback interface, so no
 it sends leaves the machine.
 
 The file system it builds in that mount namespace is a tmpfs root that contains the
-host's ``/usr`` and ``/etc``, the Python installation and the virtual environment that
+host's ``/usr`` and the entries of its ``/etc``, the Python installation and the virtual environment that
 stand in for the image (all read-only), fresh ``/proc``, ``/sys`` and ``/dev``, and the
 pod's volumes at their mount paths. With ``read_only_root`` the tmpfs is then made
 read-only, as ``readOnlyRootFilesystem`` does, while the volumes stay writable. The
@@ -40,12 +40,31 @@ def bind_read_only(source: str, target: str) -> None:
     mount("-o", "remount,bind,ro", target)
 
 
+def bind_entries_read_only(source: str, target: str) -> None:
+    """Bind each entry of ``source`` into ``target`` read-only, with symbolic links copied.
+
+    ``target`` itself stays a directory of the root tmpfs, so a volume can be mounted
+    at a path under it that the host lacks (``/etc/llamafactory``), as in an image.
+    """
+    os.makedirs(target)
+    for entry in os.scandir(source):
+        path = f"{target}/{entry.name}"
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry.path), path)
+        elif entry.is_dir():
+            bind_read_only(entry.path, path)
+        elif entry.is_file():
+            open(path, "w").close()
+            mount("--bind", entry.path, path)
+            mount("-o", "remount,bind,ro", path)
+
+
 def build_root(spec: dict) -> str:
     root = spec["root"]
     mount("-t", "tmpfs", "-o", "mode=0755,size=64m", "sandbox-root", root)
 
-    for name in ("usr", "etc"):
-        bind_read_only(f"/{name}", f"{root}/{name}")
+    bind_read_only("/usr", f"{root}/usr")
+    bind_entries_read_only("/etc", f"{root}/etc")
     # Debian merges /bin, /lib, /lib64 and /sbin into /usr through symbolic links.
     for name in ("bin", "lib", "lib64", "sbin"):
         host = f"/{name}"
