@@ -170,6 +170,10 @@ def training_arguments(values: Values) -> dict[str, Any]:
         arguments["max_steps"] = args.max_steps
     if args.precision != "fp32":
         arguments[args.precision] = True
+    # Without a GPU, transformers 5 (LLaMA Factory 0.9.5) rejects bf16 unless
+    # use_cpu is set: "Your setup doesn't support bf16/gpu". extraArgs may set it.
+    if values.training.gpus_per_node == 0 and "use_cpu" not in args.extra_args:
+        arguments["use_cpu"] = True
     # transformers reports to every tracker it finds installed, and wandb would ask
     # for a login; extraArgs may name one.
     if "report_to" not in args.extra_args:

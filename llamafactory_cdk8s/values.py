@@ -1136,7 +1136,9 @@ class TrainingArgsValues(ValuesSection):
 
     precision: Literal["bf16", "fp16", "fp32"] = "bf16"
     """Number format: `bf16` (default, `bf16: true`) for Ampere and newer GPUs,
-    `fp16` (`fp16: true`) for older GPUs, `fp32` for neither, as on CPUs."""
+    `fp16` (`fp16: true`) for older GPUs, `fp32` for neither, as on CPUs. With no GPU
+    (`nvidia.com/gpu` limit 0) the config also sets `use_cpu: true`, without which
+    LLaMA Factory 0.9.5 rejects `bf16`; `use_cpu` in `extraArgs` replaces it."""
 
     logging_steps: int = Field(10, ge=1, le=MAX_EXACT_INTEGER)
     """Steps between two log lines (`logging_steps`). Default 10."""

@@ -233,6 +233,18 @@ def test_samples_render_as_the_constructs_do(sample: str) -> None:
     assert_same_objects(helm_template(settings), python_objects(settings))
 
 
+@pytest.mark.parametrize("extra_args", [{}, {"use_cpu": False}], ids=["default", "use-cpu-false"])
+def test_cpu_training_renders_as_the_constructs_do(extra_args: dict) -> None:
+    args = {"model": "m", "dataset": "d", "extraArgs": extra_args}
+    settings = {"training": {"enabled": True, "resources": {"limits": {"nvidia.com/gpu": 0}}, "args": args}}
+
+    helm = helm_template(settings)
+
+    assert_same_objects(helm, python_objects(settings))
+    config_map = next(manifest for manifest in helm if manifest["kind"] == "ConfigMap")
+    assert yaml.safe_load(config_map["data"]["train.yaml"])["use_cpu"] is bool(extra_args.get("use_cpu", True))
+
+
 @pytest.mark.parametrize(
     ("release", "settings"),
     [

@@ -260,6 +260,17 @@ def test_config_full_finetuning_drops_lora_keys():
     assert "lora_target" not in config
 
 
+@pytest.mark.parametrize(("gpus", "extra_args", "expected"), [(0, {}, True), (1, {}, None), (0, {"use_cpu": False}, False)])
+def test_config_use_cpu_without_gpus(gpus, extra_args, expected):
+    values = values_from_mapping(training(gpus=gpus, args={**ARGS, "extraArgs": extra_args}))
+
+    text = render_training_config(values)
+    config = yaml.safe_load(text)
+
+    assert config.get("use_cpu") is expected
+    assert text.count("use_cpu:") == (0 if expected is None else 1)
+
+
 def test_config_map_holds_rendered_config():
     values = values_from_mapping(training())
 

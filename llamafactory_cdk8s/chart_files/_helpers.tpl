@@ -639,6 +639,7 @@ string. Numbers from the chart's values.yaml arrive as json.Number. */ -}}
 {{- $entries = append $entries (list "num_train_epochs" $args.numTrainEpochs) }}
 {{- if not (kindIs "invalid" $args.maxSteps) }}{{ $entries = append $entries (list "max_steps" $args.maxSteps) }}{{ end }}
 {{- if ne $args.precision "fp32" }}{{ $entries = append $entries (list $args.precision true) }}{{ end }}
+{{- if and (eq (include "llamafactory.trainingGpus" . | atoi) 0) (not (hasKey $extra "use_cpu")) }}{{ $entries = append $entries (list "use_cpu" true) }}{{ end }}
 {{- if not (hasKey $extra "report_to") }}{{ $entries = append $entries (list "report_to" "none") }}{{ end }}
 {{- range $name, $value := $extra }}{{ $entries = append $entries (list $name $value) }}{{ end }}
 {{- print "@CONFIG_HEADER@" }}

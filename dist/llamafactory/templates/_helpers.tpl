@@ -508,10 +508,12 @@ Call with (list $ existingClaimNames). */ -}}
 {{- $existingClaims := index . 1 }}
 {{- $instance := regexReplaceAll "-+$" ($root.Release.Name | trunc 63) "" }}
 {{- $oldClaims := list }}
+{{- $oldName := "" }}
 {{- range $item := (lookup "v1" "PersistentVolumeClaim" $root.Release.Namespace "").items | default list }}
 {{- $labels := $item.metadata.labels | default dict }}
 {{- if and (eq (get $labels "app.kubernetes.io/instance") $instance) (eq (get $labels "app.kubernetes.io/part-of") $root.Chart.Name) (eq (get $labels "app.kubernetes.io/component") "storage") (not (has $item.metadata.name $existingClaims)) }}
 {{- $oldClaims = append $oldClaims $item.metadata.name }}
+{{- $oldName = get $labels "app.kubernetes.io/name" }}
 {{- end }}
 {{- end }}
 {{- if $oldClaims }}
@@ -520,9 +522,13 @@ Call with (list $ existingClaimNames). */ -}}
 {{- range $suffix := values (dict "hfCache" "hf-cache" "data" "data" "output" "output" "webuiState" "webui-state") }}
 {{- if hasSuffix (printf "-%s" $suffix) (first $oldClaims) }}{{ $oldFullname = trimSuffix (printf "-%s" $suffix) (first $oldClaims) }}{{ end }}
 {{- end }}
-{{- $key := "fullnameOverride" }}
-{{- if and (not $root.Values.fullnameOverride) $root.Values.nameOverride }}{{ $key = "nameOverride" }}{{ end }}
-{{- fail (printf "%s: the objects would be named %q, but the release's data is on the claims %s, named after the old full name %q, and the chart would create new empty claims in their place; set fullnameOverride: %s to keep the old names, or name each old claim in persistence.<key>.existingClaim" $key (include "llamafactory.fullname" $root) (join ", " $oldClaims) $oldFullname $oldFullname) }}
+{{- $problem := printf "the objects would be named %q, but the release's data is on the claims %s, named after the old full name %q, and the chart would create new empty claims in their place" (include "llamafactory.fullname" $root) (join ", " $oldClaims) $oldFullname }}
+{{- if ne $oldName (include "llamafactory.name" $root) }}
+{{- /* The name label is in the Deployment's immutable selector, so only the old
+name itself is a way out. */ -}}
+{{- fail (printf "nameOverride: %s; set nameOverride: %s (the app.kubernetes.io/name label of the old claims, which the Deployment's selector also uses)" $problem $oldName) }}
+{{- end }}
+{{- fail (printf "fullnameOverride: %s; set fullnameOverride: %s to keep the old names, or name each old claim in persistence.<key>.existingClaim" $problem $oldFullname) }}
 {{- end }}
 {{- end }}
 
@@ -633,6 +639,7 @@ string. Numbers from the chart's values.yaml arrive as json.Number. */ -}}
 {{- $entries = append $entries (list "num_train_epochs" $args.numTrainEpochs) }}
 {{- if not (kindIs "invalid" $args.maxSteps) }}{{ $entries = append $entries (list "max_steps" $args.maxSteps) }}{{ end }}
 {{- if ne $args.precision "fp32" }}{{ $entries = append $entries (list $args.precision true) }}{{ end }}
+{{- if and (eq (include "llamafactory.trainingGpus" . | atoi) 0) (not (hasKey $extra "use_cpu")) }}{{ $entries = append $entries (list "use_cpu" true) }}{{ end }}
 {{- if not (hasKey $extra "report_to") }}{{ $entries = append $entries (list "report_to" "none") }}{{ end }}
 {{- range $name, $value := $extra }}{{ $entries = append $entries (list $name $value) }}{{ end }}
 {{- print "# llamafactory-cli train arguments, generated from the chart's training.args." }}
