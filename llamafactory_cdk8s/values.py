@@ -1206,8 +1206,10 @@ class TrainingValues(ValuesSection):
     """Port of the rank-0 node's rendezvous (`MASTER_PORT`). Default 29500."""
 
     backoff_limit: int = Field(0, ge=0, le=100)
-    """Retries of a failed run. Default 0: a retry starts training again from the
-    beginning."""
+    """Retries of a failed run. Default 0. A retry resumes from the newest
+    `checkpoint-N` in the output directory, as LLaMA Factory 0.9 does when
+    `output_dir` contains one, and starts again from the beginning when none was
+    saved."""
 
     resources: ResourcesValues = Field(default_factory=ResourcesValues)
     """Requests and limits of each training container, with the same rules as
