@@ -1493,7 +1493,9 @@ class Values(ValuesSection):
                         f"{claim.access_mode} cannot be shared by training.nodes: {self.training.nodes}, "
                         "because every training pod mounts this claim and a pod on another node cannot "
                         f"attach it; set persistence.{to_camel(key)}.accessMode: ReadWriteMany (with a "
-                        "storage class that supports it) or training.nodes: 1",
+                        "storage class that supports it) or training.nodes: 1. A claim that exists "
+                        "keeps its access mode: copy its data to a new ReadWriteMany claim and set "
+                        f"persistence.{to_camel(key)}.existingClaim",
                     ))
         return problems
 

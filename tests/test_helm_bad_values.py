@@ -461,7 +461,11 @@ BAD_FILES = [
     case("training-without-dataset", {"training": {"enabled": True, "args": {"model": "m"}}}, "training.args.dataset",
          "training.args.dataset: Invalid type. Expected: string, given: null"),
     case("training-rwo-output", TRAINING_TWO_NODES, "persistence.output.accessMode",
-         "persistence.output.accessMode: ReadWriteOnce cannot be shared by training.nodes: 2"),
+         "persistence.output.accessMode: ReadWriteOnce cannot be shared by training.nodes: 2, because every "
+         "training pod mounts this claim and a pod on another node cannot attach it; set "
+         "persistence.output.accessMode: ReadWriteMany (with a storage class that supports it) or "
+         "training.nodes: 1. A claim that exists keeps its access mode: copy its data to a new ReadWriteMany "
+         "claim and set persistence.output.existingClaim"),
     case("training-rwo-model-cache",
          {**TRAINING_TWO_NODES, "persistence": {"output": {"accessMode": "ReadWriteMany"}}},
          "persistence.hfCache.accessMode"),

@@ -311,6 +311,7 @@ def test_rwo_error_says_why_and_fix():
         values_from_mapping({"training": {"enabled": True, "nodes": 2, "args": ARGS}})
 
     assert "set persistence.output.accessMode: ReadWriteMany" in str(error.value)
+    assert "copy its data to a new ReadWriteMany claim and set persistence.output.existingClaim" in str(error.value)
 
 
 def test_disabled_output_claim_rejected():

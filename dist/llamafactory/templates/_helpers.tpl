@@ -429,7 +429,7 @@ each (Values._training_problems). */ -}}
 {{- $key := index $entry 0 }}
 {{- $claim := index $.Values.persistence $key }}
 {{- if and $claim.enabled (not (has $claim.accessMode (splitList " " (index $entry 1)))) }}
-{{- $problems = append $problems (printf "persistence.%s.accessMode: %s cannot be shared by training.nodes: %d, because every training pod mounts this claim and a pod on another node cannot attach it; set persistence.%s.accessMode: ReadWriteMany (with a storage class that supports it) or training.nodes: 1" $key $claim.accessMode $nodes $key) }}
+{{- $problems = append $problems (printf "persistence.%s.accessMode: %s cannot be shared by training.nodes: %d, because every training pod mounts this claim and a pod on another node cannot attach it; set persistence.%s.accessMode: ReadWriteMany (with a storage class that supports it) or training.nodes: 1. A claim that exists keeps its access mode: copy its data to a new ReadWriteMany claim and set persistence.%s.existingClaim" $key $claim.accessMode $nodes $key $key) }}
 {{- end }}
 {{- end }}
 {{- end }}
