@@ -6,7 +6,8 @@ the container's command and args with the container's environment, its volume mo
 at their mount paths (ConfigMaps written from the render), its working directory, its
 user and its capabilities, inside the namespaces that tests/runtime_sandbox.py builds.
 Then it probes the process as the pod's startup, readiness and liveness probes say,
-or, for a Job, waits for it to exit, and stops it by its process group.
+or, for a Job, waits for it to exit. It stops the container as the kubelet does:
+SIGTERM to the main process, then SIGKILL to all of them after the grace period.
 
 Nothing touches the host's file system outside the test's own directory: the mounts
 exist only in a private mount namespace. The process has a network namespace of its
@@ -61,13 +62,26 @@ IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PROBES = ("startup", "readiness", "liveness")
 CLONE_NEWNET = 0x40000000
 STOP_GRACE_SECONDS = 10
-"""Maximum wait between SIGTERM and SIGKILL; the pod's own grace period is used when shorter."""
+"""Default maximum wait between SIGTERM and SIGKILL; the pod's own grace period is used
+when shorter, and ``PodRun.stop`` takes a longer one."""
 
 Manifest = dict[str, Any]
 
 
 class HarnessError(Exception):
     """The pod spec uses something the harness cannot run, or the sandbox failed to start."""
+
+
+@dataclass
+class StopResult:
+    """How the container ended when the harness stopped it."""
+
+    grace_seconds: float
+    """Seconds allowed between SIGTERM and SIGKILL."""
+    exit_status: int
+    """Exit status as the kubelet reports it: the command's, or 128 + the signal that ended it."""
+    killed: bool
+    """True when the process outlived the grace period and needed SIGKILL."""
 
 
 # --- what the tests need --------------------------------------------------------------
@@ -423,6 +437,9 @@ class PodRun:
         self.ports = {port["name"]: port["containerPort"] for port in container.get("ports", []) if "name" in port}
 
         self.process: subprocess.Popen[bytes] | None = None
+        self.main_pid: int | None = None
+        """Host PID of the container's main process, the one that runs the command."""
+        self.stop_result: StopResult | None = None
         self.started_at: float | None = None
         self.executor: NetnsExecutor | None = None
         self.probes = {kind: ProbeResult(kind, container[f"{kind}Probe"]) for kind in PROBES if f"{kind}Probe" in container}
@@ -461,6 +478,11 @@ class PodRun:
         if key in container_context:
             return container_context[key]
         return (self.pod_spec.get("securityContext") or {}).get(key)
+
+    @property
+    def shares_process_namespace(self) -> bool:
+        """Whether another process (the pod's pause container) is PID 1, not the command."""
+        return bool(self.pod_spec.get("shareProcessNamespace"))
 
     @property
     def run_as_user(self) -> int:
@@ -511,6 +533,7 @@ class PodRun:
             "groups": groups,
             "no_new_privileges": self._security("allowPrivilegeEscalation") is False,
             "drop_all_capabilities": "ALL" in (capabilities.get("drop") or []),
+            "share_process_namespace": self.shares_process_namespace,
             "env": self.env,
             "argv": self.argv,
         }
@@ -557,29 +580,67 @@ class PodRun:
             raise HarnessError(f"the sandbox did not start the command:\n{self.log_tail()}")
 
         self.started_at = time.monotonic()
+        self.main_pid = self._find_main_pid()
         self.executor = NetnsExecutor(f"/proc/{self.process.pid}/ns/net")
         logger.info("started %s (process group %d)", " ".join(self.argv), self.process.pid)
         self._prober = threading.Thread(target=self._probe_loop, name="kubelet-probes", daemon=True)
         self._prober.start()
 
-    def stop(self) -> None:
-        """Stop the probes, then the process group: SIGTERM, the grace period, SIGKILL."""
+    def _find_main_pid(self) -> int:
+        """Return the host PID of the process that executes the command.
+
+        unshare's child is PID 1 of the namespace. It is the command itself, unless the
+        pod shares its process namespace, where it only reaps and its one child is.
+        """
+        assert self.process is not None
+        pid = self.process.pid
+        for _ in range(2 if self.shares_process_namespace else 1):
+            children = child_pids(pid)
+            if len(children) != 1:
+                raise HarnessError(f"expected one child of PID {pid} in the sandbox, found {children}")
+            pid = children[0]
+        return pid
+
+    def namespace_pid(self) -> int:
+        """Return the main process's PID inside its PID namespace (1 when it is the namespace's init)."""
+        if self.main_pid is None:
+            raise HarnessError("the container was not started")
+        status = Path(f"/proc/{self.main_pid}/status").read_text()
+        line = next(line for line in status.splitlines() if line.startswith("NSpid:"))
+        return int(line.split()[-1])
+
+    def stop(self, grace_seconds: float | None = None) -> StopResult | None:
+        """Stop the probes, then the container as the kubelet does, and return how it ended.
+
+        SIGTERM goes to the main process only. Whatever still runs after the grace
+        period gets SIGKILL. The grace period is the pod's
+        ``terminationGracePeriodSeconds``, capped at ``STOP_GRACE_SECONDS`` unless
+        ``grace_seconds`` is given. Returns None if the container was not running.
+        """
         self._stop_probing.set()
         if self._prober is not None:
             self._prober.join(timeout=30)
         if self.process is not None and self.process.poll() is None:
-            grace = min(int(self.pod_spec.get("terminationGracePeriodSeconds", 30)), STOP_GRACE_SECONDS)
-            # The command is PID 1 of its namespace: like the kubelet, send SIGTERM
-            # first. PID 1 ignores it unless it installed a handler, hence SIGKILL.
-            signal_group(self.process.pid, signal.SIGTERM)
+            if grace_seconds is None:
+                grace_seconds = min(int(self.pod_spec.get("terminationGracePeriodSeconds", 30)), STOP_GRACE_SECONDS)
+            # As PID 1 of its namespace, the command ignores SIGTERM unless it
+            # installed a handler, so only SIGKILL ends it then.
+            if self.main_pid is not None:
+                signal_process(self.main_pid, signal.SIGTERM)
+            killed = False
             try:
-                self.process.wait(timeout=grace)
+                self.process.wait(timeout=grace_seconds)
             except subprocess.TimeoutExpired:
+                killed = True
                 signal_group(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=30)
+            status = self.process.returncode
+            self.stop_result = StopResult(grace_seconds, 128 - status if status < 0 else status, killed)
+            logger.info("stopped %s: %s", " ".join(self.argv), self.stop_result)
         if self.executor is not None:
             self.executor.shutdown(wait=True)
             self.executor = None
+        return self.stop_result
 
     def exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
@@ -718,6 +779,33 @@ class PodRun:
         result.consecutive_failures += 1
         if result.consecutive_failures >= result.spec.get("failureThreshold", 3):
             result.failed = f"{result.consecutive_failures} failures in a row, the last {outcome} at {moment:.1f}s"
+
+
+def child_pids(parent: int) -> list[int]:
+    """Return the PIDs of ``parent``'s children, read from /proc/PID/stat.
+
+    The kernels that the tests run on may lack /proc/PID/task/TID/children
+    (CONFIG_PROC_CHILDREN), so every process's parent is read instead.
+    """
+    children = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        # The command name in brackets may contain spaces; the PPID is the second field after it.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+            children.append(int(entry.name))
+    return children
+
+
+def signal_process(pid: int, number: signal.Signals) -> None:
+    try:
+        os.kill(pid, number)
+    except ProcessLookupError:
+        pass
 
 
 def signal_group(group: int, number: signal.Signals) -> None:

@@ -6,6 +6,11 @@ is therefore PID 1 of a new PID namespace, in a mount namespace whose changes th
 never sees, and in a network namespace that has only a loopback interface, so nothing
 it sends leaves the machine.
 
+With ``share_process_namespace`` (the pod's ``shareProcessNamespace``) the process
+forks: the parent stays PID 1 and only reaps children, as the pod's pause container
+does, and the child executes the command. The kubelet's stop signal goes to the
+container's main process, so the command then gets the default SIGTERM action.
+
 The file system it builds in that mount namespace is a tmpfs root that contains the
 host's ``/usr`` and the entries of its ``/etc``, the Python installation and the virtual environment that
 stand in for the image (all read-only), fresh ``/proc``, ``/sys`` and ``/dev``, and the
@@ -122,6 +127,19 @@ def privilege_argv(spec: dict) -> list[str]:
     return [*argv, "--"]
 
 
+def reap_until_exit(main_pid: int) -> None:
+    """Reap every child, as the pause container does, and exit when ``main_pid`` has exited.
+
+    The exit status is the command's, or 128 + the signal that ended it, as a container
+    runtime reports it. Leaving PID 1 ends the namespace's other processes, as the
+    runtime does with a container's remaining processes when its main process exits.
+    """
+    while True:
+        pid, status = os.wait()
+        if pid == main_pid:
+            os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+
+
 def main() -> None:
     spec_path, ready_fd = sys.argv[1], int(sys.argv[2])
     with open(spec_path, encoding="utf-8") as file:
@@ -131,6 +149,12 @@ def main() -> None:
     root = build_root(spec)
     os.chroot(root)
     os.chdir(spec["working_dir"])
+
+    if spec["share_process_namespace"]:
+        main_pid = os.fork()
+        if main_pid != 0:
+            os.close(ready_fd)
+            reap_until_exit(main_pid)
 
     os.write(ready_fd, b"exec\n")
     os.close(ready_fd)
