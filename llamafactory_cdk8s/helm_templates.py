@@ -577,6 +577,9 @@ def deployment_template(samples: Samples) -> str:
     pod = template["spec"]
     put(pod, ("securityContext",), Block('include "llamafactory.podSecurityContext" .'))
     put(pod, ("hostIPC",), Go(".Values.hostIPC"))
+    # As workload.shares_process_namespace: webui mode only.
+    expect(pod, ("shareProcessNamespace",), True)
+    put(pod, ("shareProcessNamespace",), Go('eq .Values.mode "webui"'))
     put(pod, ("tolerations",), If('include "llamafactory.tolerations" .', Block("."), keyword="with"))
     put(pod, ("nodeSelector",), If(".Values.nodeSelector", Block("toYaml ."), keyword="with"), new=True)
     put(pod, ("affinity",), If(".Values.affinity", Block("toYaml ."), keyword="with"), new=True)

@@ -74,6 +74,22 @@ def container_security_context(values: Values) -> dict[str, Any]:
     return context
 
 
+def shares_process_namespace(values: Values) -> bool:
+    """Return whether the pod shares one PID namespace, so the pause container is PID 1.
+
+    ``llamafactory-cli webui`` (Gradio) installs no SIGTERM handler, and the kernel
+    drops a default-action signal sent to a PID namespace's init. As PID 1 the board
+    would ignore the kubelet's SIGTERM and wait out the grace period for SIGKILL on
+    every rollout or drain. In a shared namespace the pause container is PID 1 and
+    reaps the orphans of the board's ``llamafactory-cli train`` runs, and the board
+    dies on SIGTERM by default. API mode keeps its own namespace, because uvicorn
+    handles SIGTERM as PID 1 and starts no training runs. Sharing would only expose
+    its ``API_KEY`` and ``HF_TOKEN`` in ``/proc/<pid>/environ`` to the pod's other
+    containers (an injected sidecar), guarded by nothing but UIDs and capabilities.
+    """
+    return values.mode == "webui"
+
+
 class LlamaFactoryWorkload(Construct):
     """The LLaMA Factory Deployment and its Service, in ``webui`` or ``api`` mode.
 
@@ -356,6 +372,7 @@ class LlamaFactoryWorkload(Construct):
         # The typed toJson reads its own property name, hostIpc, and writes hostIPC.
         add(f"{spec}/hostIpc", values.host_ipc)
         add(f"{spec}/enableServiceLinks", False)
+        add(f"{spec}/shareProcessNamespace", shares_process_namespace(values))
 
         tolerations = [toleration.model_dump(by_alias=True, exclude_none=True) for toleration in values.tolerations]
         if values.resources.gpus > 0 and not any(t.get("key") == GPU_RESOURCE for t in tolerations):

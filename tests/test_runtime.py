@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,12 @@ def assert_probes_pass(run: PodRun) -> None:
         assert probes[kind].failed is None, report
 
 
+def grace_period(manifests: list[dict[str, Any]]) -> int:
+    """Return the Deployment pod's terminationGracePeriodSeconds, which the kubelet waits before SIGKILL."""
+    deployment = next(manifest for manifest in manifests if manifest["kind"] == "Deployment")
+    return int(deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"])
+
+
 def assert_probes_still_pass(run: PodRun) -> None:
     report = run.probe_report()
     assert run.exit_code() is None, report
@@ -120,6 +127,30 @@ def test_webui_starts_and_renders(version: str, source: str, tmp_path: Path) -> 
     assert run.host_path(f"/app/{cache_directory}") == state / cache_directory
 
 
+@pytest.mark.parametrize(("version", "source"), WEBUI_CASES)
+def test_webui_stops_on_sigterm(version: str, source: str, tmp_path: Path) -> None:
+    """A rollout or drain stops LLaMA Board with SIGTERM, without waiting for SIGKILL.
+
+    The board installs no SIGTERM handler, so it must not be PID 1 of its namespace,
+    where the kernel would drop the signal.
+    """
+    venv = require_runtime(version)
+    manifests = render(source, {})
+    grace = grace_period(manifests)
+    run = PodRun(manifests, venv=venv, workdir=tmp_path, test_env=TEST_ENV)
+
+    with run:
+        assert_probes_pass(run)
+        namespace_pid = run.namespace_pid()
+        result = run.stop(grace_seconds=grace)
+
+    report = run.probe_report()
+    assert result is not None, report
+    assert not result.killed, f"still running {grace}s after SIGTERM, as PID {namespace_pid} of its namespace\n{report}"
+    assert result.exit_status == 128 + signal.SIGTERM, report
+    assert namespace_pid != 1, report
+
+
 def test_webui_runs_as_non_root(tmp_path: Path) -> None:
     venv = require_runtime(NEWEST)
     settings = {"podSecurityContext": {"runAsUser": 10001, "runAsNonRoot": True, "fsGroup": 10001}}
@@ -166,6 +197,8 @@ def test_api_serves_tiny_model(version: str, source: str, tmp_path: Path, tiny_m
             timeout=120,
         )
         assert_probes_still_pass(run)
+        namespace_pid = run.namespace_pid()
+        stopped = run.stop(grace_seconds=grace_period(manifests))
 
     assert anonymous.status == 401
     assert wrong_key.status == 401
@@ -173,6 +206,10 @@ def test_api_serves_tiny_model(version: str, source: str, tmp_path: Path, tiny_m
     assert models.json()["data"], models.body
     assert completion.status == 200, completion.body
     assert completion.json()["choices"][0]["message"]["role"] == "assistant"
+    # The API pod keeps its own PID namespace, and uvicorn handles SIGTERM as its PID 1.
+    assert namespace_pid == 1
+    assert stopped is not None, run.probe_report()
+    assert not stopped.killed, run.probe_report()
 
 
 def test_lock_file_per_version() -> None:

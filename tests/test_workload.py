@@ -259,6 +259,20 @@ def test_security_context_strict_defaults():
     assert pod_spec(manifests)["hostIPC"] is False
 
 
+def test_webui_pod_shares_process_namespace():
+    spec = pod_spec(synth())
+
+    # The pause container is PID 1, so LLaMA Board gets SIGTERM's default action.
+    assert spec["shareProcessNamespace"] is True
+    assert "hostPID" not in spec
+
+
+def test_api_pod_keeps_own_process_namespace():
+    spec = pod_spec(synth(API))
+
+    assert spec["shareProcessNamespace"] is False
+
+
 def test_non_root_setting_works():
     settings = {
         "podSecurityContext": {"runAsUser": 1000, "runAsNonRoot": True, "fsGroup": 1000},
