@@ -42,6 +42,7 @@ from .values import (
     LABEL_KEY_PATTERN,
     PLACEHOLDER_PATTERN,
     OWN_TRAINING_ARGUMENTS,
+    YAML_KEYWORD_NAMES,
     QUANTITY_PATTERN,
     RESERVED_ENV,
     ApiValues,
@@ -338,7 +339,7 @@ def _field_override(model: type[BaseModel], name: str, schema: dict[str, Any]) -
     if (model, name) == (ApiValues, "extra_args"):
         return _extra_args_schema(schema, API_ARGUMENTS)
     if (model, name) == (TrainingArgsValues, "extra_args"):
-        return _extra_args_schema(schema, sorted(OWN_TRAINING_ARGUMENTS))
+        return _extra_args_schema(schema, sorted([*OWN_TRAINING_ARGUMENTS, *YAML_KEYWORD_NAMES]))
     if (model, name) == (Values, "affinity"):
         return {**_affinity_schema(AFFINITY_SCHEMA), "description": description}
     if (model, name) == (Values, "shm_size_gi"):

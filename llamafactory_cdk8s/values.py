@@ -1043,6 +1043,10 @@ TRAINING_ENV = ("FORCE_TORCHRUN", "NPROC_PER_NODE", "NNODES", "NODE_RANK", "MAST
 """Variables that ``llamafactory-cli train`` reads to launch torchrun, set by the
 training pods themselves."""
 
+YAML_KEYWORD_NAMES = ("false", "n", "no", "null", "off", "on", "true", "y", "yes")
+"""Argument names that a YAML 1.1 reader, such as PyYAML for some of them, turns into a
+boolean or null when they are keys of ``train.yaml``. No LLaMA Factory argument has one."""
+
 OWN_TRAINING_ARGUMENTS = {
     "model_name_or_path": "model",
     "stage": "stage",
@@ -1167,6 +1171,11 @@ class TrainingArgsValues(ValuesSection):
                 raise ValueError(
                     f"{key!r} looks like a secret, and the training config is stored in a ConfigMap; "
                     "use huggingface.token, which is read from a Secret"
+                )
+            if key in YAML_KEYWORD_NAMES:
+                raise ValueError(
+                    f"{key!r} would be read from train.yaml as a boolean or null, not as an argument "
+                    "name, and no LLaMA Factory argument has this name; remove it"
                 )
             if key in OWN_TRAINING_ARGUMENTS:
                 own = OWN_TRAINING_ARGUMENTS[key]

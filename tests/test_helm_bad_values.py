@@ -487,6 +487,9 @@ BAD_FILES = [
          "training.args.extraArgs", 'training.args.extraArgs: Property name of "output_dir" does not match'),
     case("training-extra-arg-secret", {"training": {"args": {"extraArgs": {"hub_token": "x"}}}},
          "training.args.extraArgs"),
+    # A YAML 1.1 reader turns these keys of train.yaml into booleans or null.
+    case("training-extra-arg-yaml-keyword", {"training": {"args": {"extraArgs": {"yes": 1}}}},
+         "training.args.extraArgs", 'training.args.extraArgs: Property name of "yes" does not match'),
     case("training-nodes-0", {"training": {"nodes": 0}}, "training.nodes",
          "training.nodes: Must be greater than or equal to 1"),
     case("training-engine-mpi", {"training": {"engine": "mpijob"}}, "training.engine"),

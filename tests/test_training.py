@@ -295,6 +295,7 @@ def test_config_map_holds_rendered_config():
         ({**training(), "extraEnv": [{"name": "NODE_RANK", "value": "1"}]}, "extraEnv[0].name"),
         (training(args={**ARGS, "extraArgs": {"output_dir": "/x"}}), "training.args.extraArgs"),
         (training(args={**ARGS, "extraArgs": {"hub_token": "x"}}), "training.args.extraArgs"),
+        (training(args={**ARGS, "extraArgs": {"on": 1}}), "training.args.extraArgs"),
         (training(nodes=0), "training.nodes"),
         (training(runName="Run_1"), "training.runName"),
     ],
@@ -484,3 +485,19 @@ def test_job_and_service_pass_strict_schema(settings, version):
     for manifest in objects:
         kubernetes_validate.validate(manifest, version, strict=True)
     assert {m["kind"] for m in objects} >= {"ConfigMap", "Job"}
+
+
+@pytest.mark.parametrize("name", ["on", "off", "yes", "no", "y", "n", "true", "false", "null"])
+def test_yaml_keyword_argument_rejected(name):
+    with pytest.raises(SettingsError) as error:
+        values_from_mapping(training(args={**ARGS, "extraArgs": {name: 1}}))
+
+    assert "would be read from train.yaml as a boolean or null" in str(error.value)
+    assert "training.args.extraArgs" in str(error.value)
+
+
+def test_yaml_keyword_prefix_allowed():
+    # Only the bare keywords are ambiguous; longer names are plain strings.
+    values = values_from_mapping(training(args={**ARGS, "extraArgs": {"only_train": 1, "yes_no": 2}}))
+
+    assert values.training.args.extra_args == {"only_train": 1, "yes_no": 2}
