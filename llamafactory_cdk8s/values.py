@@ -1044,8 +1044,9 @@ TRAINING_ENV = ("FORCE_TORCHRUN", "NPROC_PER_NODE", "NNODES", "NODE_RANK", "MAST
 training pods themselves."""
 
 YAML_KEYWORD_NAMES = ("false", "n", "no", "null", "off", "on", "true", "y", "yes")
-"""Argument names that a YAML 1.1 reader, such as PyYAML for some of them, turns into a
-boolean or null when they are keys of ``train.yaml``. No LLaMA Factory argument has one."""
+"""Argument names that YAML 1.1 reads as a boolean or null when they are keys of
+``train.yaml`` (PyYAML does so for all but ``y`` and ``n``). No LLaMA Factory argument
+has one of these names."""
 
 OWN_TRAINING_ARGUMENTS = {
     "model_name_or_path": "model",
