@@ -53,6 +53,8 @@ from typing import Any
 
 import yaml
 
+from machine import BenchmarkError, cpu_model, load_average, memory_gib, run_checked, usable_cpus
+
 ROOT = Path(__file__).resolve().parent.parent
 # The test cluster is a test fixture first; importing it from tests/ keeps one copy.
 sys.path.insert(0, str(ROOT / "tests"))
@@ -64,10 +66,6 @@ BARE_CHART = ROOT / "benchmarks" / "bare-deployment"
 RUNNING_TARGET = 1.2
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 PROG = "bench_install.py"
-
-
-class BenchmarkError(Exception):
-    """A missing input, a failed command, or a pod that never reached Running."""
 
 
 # -- the API server, read directly so that no polling process competes for the CPUs --
@@ -301,50 +299,12 @@ class InstallTimer:
 # -- report --------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def memory_gib() -> str:
-    try:
-        with open("/proc/meminfo", encoding="utf-8") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemTotal:"):
-                    return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    except OSError:
-        pass
-    return "unknown"
-
-
-def load_average() -> str:
-    if not hasattr(os, "getloadavg"):
-        return "unknown"
-    return f"{os.getloadavg()[0]:.2f}"
-
-
-def run_checked(command: list[str], env: dict[str, str]) -> str:
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-    if result.returncode != 0:
-        raise BenchmarkError(
-            f"command failed with exit status {result.returncode}: {shlex.join(command)}\n{result.stderr.strip()}"
-        )
-    return result.stdout
-
-
 def describe_machine(cluster: LocalCluster, env: dict[str, str]) -> list[str]:
     server = json.loads(cluster.kubectl("version", "-o", "json").stdout)["serverVersion"]["gitVersion"]
-    kwok = run_checked([str(PROGRAMS / "kwok"), "--version"], env).strip()
-    helm = run_checked([str(HELM), "version", "--short"], env).strip()
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    kwok = run_checked([str(PROGRAMS / "kwok"), "--version"], env, timeout=60).strip()
+    helm = run_checked([str(HELM), "version", "--short"], env, timeout=60).strip()
     return [
-        f"cpu: {cpu_model()}, {os.cpu_count()} logical CPUs, {cpus} usable by this process",
+        f"cpu: {cpu_model()}, {os.cpu_count()} logical CPUs, {usable_cpus()} usable by this process",
         f"memory: {memory_gib()}",
         f"os: {platform.platform()}",
         f"kubernetes: {server} (kube-apiserver, kube-controller-manager, kube-scheduler); {kwok}",
@@ -469,7 +429,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def count_claims(subject: Subject, env: dict[str, str]) -> int:
     """Render the subject's chart as it will be installed and count its PersistentVolumeClaims."""
-    rendered = run_checked([str(HELM), "template", "probe", str(subject.chart), *subject.set_args], env)
+    rendered = run_checked([str(HELM), "template", "probe", str(subject.chart), *subject.set_args], env, timeout=60)
     return sum(
         1 for document in yaml.safe_load_all(rendered) if document and document.get("kind") == "PersistentVolumeClaim"
     )

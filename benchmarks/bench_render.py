@@ -36,6 +36,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from machine import BenchmarkError, cpu_model, load_average, run_checked, usable_cpus
+
 ROOT = Path(__file__).resolve().parent.parent
 PLAIN_CHART = ROOT / "benchmarks" / "plain-chart"
 DEFAULT_CHART = ROOT / "dist" / "llamafactory"
@@ -53,10 +55,6 @@ print(metadata.version("cdk8s"))
 print(metadata.version("cdk8s-plus-27"))
 print(os.path.join(executable.ROOT_DIR, "bin", "node"))
 """
-
-
-class BenchmarkError(Exception):
-    """A missing tool or input, or a measured command that failed."""
 
 
 @dataclass
@@ -118,16 +116,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def run_checked(command: list[str], env: dict[str, str]) -> str:
-    """Run ``command`` from the repository root and return its stdout; raise on failure."""
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise BenchmarkError(
-            f"command failed with exit status {result.returncode}: {shlex.join(command)}\n{result.stderr.strip()}"
-        )
-    return result.stdout
-
-
 def run_timed(command: list[str], env: dict[str, str]) -> float:
     """Run ``command`` from the repository root and return its wall-clock seconds."""
     start = time.perf_counter()
@@ -155,35 +143,10 @@ def time_pair(first: Timing, second: Timing, env: dict[str, str], runs: int, bef
                 timing.seconds.append(elapsed)
 
 
-def cpu_model() -> str:
-    """Return the CPU model name from /proc/cpuinfo, or what ``platform`` reports elsewhere."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def usable_cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def load_average() -> str:
-    """Return the 1-minute load average, or "unknown" where the OS does not report it."""
-    if not hasattr(os, "getloadavg"):
-        return "unknown"
-    return f"{os.getloadavg()[0]:.2f}"
-
-
 def describe_machine(python: Path, probe: list[str], helm: str, env: dict[str, str], node: str) -> list[str]:
     python_version, cdk8s_version, plus_version = probe[:3]
-    helm_version = run_checked([helm, "version", "--short"], env).strip()
-    node_version = run_checked([node, "--version"], env).strip()
+    helm_version = run_checked([helm, "version", "--short"], env, cwd=ROOT).strip()
+    node_version = run_checked([node, "--version"], env, cwd=ROOT).strip()
     return [
         f"cpu: {cpu_model()}, {os.cpu_count()} logical CPUs, {usable_cpus()} usable by this process",
         f"os: {platform.platform()}",
@@ -227,7 +190,7 @@ def benchmark(args: argparse.Namespace, scratch: Path) -> list[str]:
     # would pick, so the floor starts the same runtime as app.py.
     env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(scratch / "pycache")
-    probe = run_checked([str(args.python), "-c", PROBE], env).splitlines()
+    probe = run_checked([str(args.python), "-c", PROBE], env, cwd=ROOT).splitlines()
     node = env.get("JSII_NODE") or probe[3]
     env["JSII_NODE"] = node
     outdir = scratch / "out"
