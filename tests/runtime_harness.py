@@ -60,6 +60,16 @@ IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 """PATH of the upstream image, which the kubelet passes when the pod sets none."""
 
 PROBES = ("startup", "readiness", "liveness")
+
+TEST_ENV = {
+    # The network namespace has no route out, so these make the libraries fail fast
+    # instead of waiting for a connection.
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    # Flush the container's output at once, so a failure shows its last lines.
+    "PYTHONUNBUFFERED": "1",
+}
+"""Variables the runtime tests add to the container's environment; the pod sets none of them."""
 CLONE_NEWNET = 0x40000000
 STOP_GRACE_SECONDS = 10
 """Default maximum wait between SIGTERM and SIGKILL; the pod's own grace period is used

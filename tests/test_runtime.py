@@ -24,6 +24,7 @@ from runtime_browser import capture_page
 from runtime_harness import (
     ARTIFACTS,
     PROBES,
+    TEST_ENV,
     PodRun,
     build_tiny_model,
     require_chromium,
@@ -34,16 +35,6 @@ from runtime_harness import (
 pytestmark = pytest.mark.runtime
 
 APP_VERSION, NEWEST = runtime_versions()[0], runtime_versions()[-1]
-
-TEST_ENV = {
-    # The network namespace has no route out; these make the libraries fail fast
-    # instead of waiting for a connection.
-    "HF_DATASETS_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    # Flush the container's output at once, so a failure shows its last lines.
-    "PYTHONUNBUFFERED": "1",
-}
-"""Variables the tests add to the container's environment; the pod sets none of them."""
 
 API_KEY = "runtime-test-key"
 MODEL_PATH = "/app/output/tiny-llama"

@@ -20,18 +20,17 @@ import yaml
 
 from conftest import synth
 from runtime_browser import Browser
-from runtime_harness import PROBES, HarnessError, PodRun, require_chromium, require_runtime, runtime_versions
+from runtime_harness import (
+    PROBES,
+    TEST_ENV,
+    HarnessError,
+    PodRun,
+    require_chromium,
+    require_runtime,
+    runtime_versions,
+)
 
 pytestmark = pytest.mark.runtime
-
-TEST_ENV = {
-    # The network namespace has no route out, so these make the libraries fail fast
-    # instead of waiting for a connection.
-    "HF_DATASETS_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    # Flush the container's output at once, so a failure shows its last lines.
-    "PYTHONUNBUFFERED": "1",
-}
 
 BOARD_DIRECTORIES = {
     "0.9.2": ("cache", "config"),

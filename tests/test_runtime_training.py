@@ -22,19 +22,11 @@ from conftest import require_tool
 from helm_support import helm_template
 from llamafactory_cdk8s.loading import values_from_mapping
 from llamafactory_cdk8s.training import CONFIG_PATH, JOB_CONTAINER, synth_training
-from runtime_harness import PodRun, build_tiny_model, require_runtime, runtime_versions
+from runtime_harness import TEST_ENV, PodRun, build_tiny_model, require_runtime, runtime_versions
 
 pytestmark = pytest.mark.runtime
 
 APP_VERSION, NEWEST = runtime_versions()[0], runtime_versions()[-1]
-
-TEST_ENV = {
-    # The network namespace has no route out, so these make the libraries fail fast
-    # instead of waiting for a connection.
-    "HF_DATASETS_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "PYTHONUNBUFFERED": "1",
-}
 
 DATA_PATH = "/app/custom_data"
 OUTPUT_PATH = "/app/output"
