@@ -557,6 +557,30 @@ def _volumes(samples: Samples, pod: dict[str, Any]) -> list[Any]:
     return entries
 
 
+def _pod_template(
+    template: dict[str, Any], *, labels: str, tolerations: str, affinity: If, sample_affinity: bool = False
+) -> None:
+    """Declare, in place, the pod-template fields that the app and the training pods share.
+
+    With ``sample_affinity``, ``affinity`` replaces the sample's affinity when it has one
+    (the training pods' podAffinity); otherwise the sample must have none.
+    """
+    put(template, ("metadata", "labels"), Block(labels))
+    put(
+        template,
+        ("metadata", "annotations"),
+        If(".Values.podAnnotations", Block('include "llamafactory.quotedMap" . | trim'), keyword="with"),
+        new=True,
+    )
+    pod = template["spec"]
+    put(pod, ("securityContext",), Block('include "llamafactory.podSecurityContext" .'))
+    put(pod, ("hostIPC",), Go(".Values.hostIPC"))
+    put(pod, ("tolerations",), If(tolerations, Block("."), keyword="with"))
+    put(pod, ("nodeSelector",), If(".Values.nodeSelector", Block("toYaml ."), keyword="with"), new=True)
+    put(pod, ("affinity",), affinity, new=not (sample_affinity and "affinity" in pod))
+    put(pod, ("imagePullSecrets",), If('include "llamafactory.imagePullSecrets" .', Block("."), keyword="with"), new=True)
+
+
 def deployment_template(samples: Samples) -> str:
     tree = samples.find("webui", "Deployment")
     _metadata(tree, name=f"{FULLNAME} | quote", component=Go(".Values.mode | quote"))
@@ -566,24 +590,16 @@ def deployment_template(samples: Samples) -> str:
     put(spec, ("selector", "matchLabels"), {Lines('include "llamafactory.selectorLabels" .'): None})
 
     template = spec["template"]
-    put(template, ("metadata", "labels"), Block('include "llamafactory.podLabels" .'))
-    put(
+    _pod_template(
         template,
-        ("metadata", "annotations"),
-        If(".Values.podAnnotations", Block('include "llamafactory.quotedMap" . | trim'), keyword="with"),
-        new=True,
+        labels='include "llamafactory.podLabels" .',
+        tolerations='include "llamafactory.tolerations" .',
+        affinity=If(".Values.affinity", Block("toYaml ."), keyword="with"),
     )
-
     pod = template["spec"]
-    put(pod, ("securityContext",), Block('include "llamafactory.podSecurityContext" .'))
-    put(pod, ("hostIPC",), Go(".Values.hostIPC"))
     # As workload.shares_process_namespace: webui mode only.
     expect(pod, ("shareProcessNamespace",), True)
     put(pod, ("shareProcessNamespace",), Go('eq .Values.mode "webui"'))
-    put(pod, ("tolerations",), If('include "llamafactory.tolerations" .', Block("."), keyword="with"))
-    put(pod, ("nodeSelector",), If(".Values.nodeSelector", Block("toYaml ."), keyword="with"), new=True)
-    put(pod, ("affinity",), If(".Values.affinity", Block("toYaml ."), keyword="with"), new=True)
-    put(pod, ("imagePullSecrets",), If('include "llamafactory.imagePullSecrets" .', Block("."), keyword="with"), new=True)
 
     container = pod["containers"][0]
     put(container, ("image",), Go('include "llamafactory.image" . | quote'))
@@ -749,22 +765,14 @@ def _training_env(samples: Samples, kind: str) -> list[Any]:
 
 def _training_pod(samples: Samples, template: dict[str, Any], kind: str) -> None:
     """Declare a training pod template in place."""
-    put(template, ("metadata", "labels"), Block('include "llamafactory.trainingPodLabels" .'))
-    put(
+    _pod_template(
         template,
-        ("metadata", "annotations"),
-        If(".Values.podAnnotations", Block('include "llamafactory.quotedMap" . | trim'), keyword="with"),
-        new=True,
+        labels='include "llamafactory.trainingPodLabels" .',
+        tolerations='include "llamafactory.tolerationsFor" (list . (include "llamafactory.trainingGpus" . | atoi))',
+        affinity=If('include "llamafactory.trainingAffinity" .', Block("."), keyword="with"),
+        sample_affinity=True,
     )
     pod = template["spec"]
-    put(pod, ("securityContext",), Block('include "llamafactory.podSecurityContext" .'))
-    put(pod, ("hostIPC",), Go(".Values.hostIPC"))
-    tolerations = 'include "llamafactory.tolerationsFor" (list . (include "llamafactory.trainingGpus" . | atoi))'
-    put(pod, ("tolerations",), If(tolerations, Block("."), keyword="with"))
-    put(pod, ("nodeSelector",), If(".Values.nodeSelector", Block("toYaml ."), keyword="with"), new=True)
-    affinity = If('include "llamafactory.trainingAffinity" .', Block("."), keyword="with")
-    put(pod, ("affinity",), affinity, new="affinity" not in pod)
-    put(pod, ("imagePullSecrets",), If('include "llamafactory.imagePullSecrets" .', Block("."), keyword="with"), new=True)
     if kind == "Job":
         put(pod, ("subdomain",), If(MULTI_NODE, Go(f"{TRAINING_NAME} | quote")), new=True)
 
