@@ -18,6 +18,9 @@ PLAIN_MANIFESTS = ROOT / "dist" / "llamafactory.k8s.yaml"
 CASES = Path(__file__).resolve().parent / "data" / "cases"
 
 INSTANCE_LABEL = "app.kubernetes.io/instance"
+# Claim name suffix of each persistence key, written out here so that a renamed claim
+# fails the tests instead of following the code.
+CLAIM_SUFFIXES = {"hfCache": "hf-cache", "data": "data", "output": "output", "webuiState": "webui-state"}
 
 
 @dataclass(frozen=True)

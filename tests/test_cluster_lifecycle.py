@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from cluster_support import (
+    CLAIM_SUFFIXES,
     INSTANCE_LABEL,
     Claim,
     assert_on_gpu_node_if_needed,
@@ -36,9 +37,7 @@ from kube_cluster import LocalCluster
 pytestmark = pytest.mark.cluster
 
 RELEASE = "lf"
-# Claim name suffix of each persistence key.
-CLAIM_KEYS = {"hfCache": "hf-cache", "data": "data", "output": "output", "webuiState": "webui-state"}
-ALL_CLAIMS = {f"{RELEASE}-llamafactory-{suffix}" for suffix in CLAIM_KEYS.values()}
+ALL_CLAIMS = {f"{RELEASE}-llamafactory-{suffix}" for suffix in CLAIM_SUFFIXES.values()}
 OUTPUT_CLAIM = f"{RELEASE}-llamafactory-output"
 
 WEBUI_UPGRADE = {"extraEnv": [{"name": "LIFECYCLE_STEP", "value": "webui-upgrade"}]}
@@ -50,7 +49,7 @@ API_LARGER = {
     "extraEnv": [{"name": "LIFECYCLE_STEP", "value": "larger-volumes"}],
     "persistence": {key: {"size": size} for key, size in LARGER_SIZES.items()},
 }
-REQUESTED_LARGER = {f"{RELEASE}-llamafactory-{CLAIM_KEYS[key]}": size for key, size in LARGER_SIZES.items()}
+REQUESTED_LARGER = {f"{RELEASE}-llamafactory-{CLAIM_SUFFIXES[key]}": size for key, size in LARGER_SIZES.items()}
 
 # Kubernetes 1.33 rejects a bound claim's request below status.capacity with this
 # message, because volumes cannot shrink.
@@ -265,7 +264,7 @@ def test_two_releases_side_by_side(cluster: LocalCluster, request: pytest.Fixtur
         found = {release: claims(cluster, namespace, release) for release in releases}
         for release in releases:
             assert release_status(cluster, release, namespace)["info"]["status"] == "deployed"
-            assert len(found[release]) == len(CLAIM_KEYS)
+            assert len(found[release]) == len(CLAIM_SUFFIXES)
             assert _mounted_claims(pods[release]) == set(found[release])
         assert not set(found["a"]) & set(found["b"])
         assert not {c.uid for c in found["a"].values()} & {c.uid for c in found["b"].values()}
@@ -303,7 +302,7 @@ def test_long_release_name(cluster: LocalCluster, request: pytest.FixtureRequest
         assert release_status(cluster, release, namespace)["info"]["status"] == "deployed"
         pod = running_pod(cluster, namespace, release)
         found = claims(cluster, namespace, release)
-        assert len(found) == len(CLAIM_KEYS)
+        assert len(found) == len(CLAIM_SUFFIXES)
         assert _mounted_claims(pod) == set(found)
         assert all(claim.phase == "Bound" for claim in found.values()), found
 

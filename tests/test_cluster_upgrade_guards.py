@@ -21,6 +21,7 @@ import yaml
 
 from cluster_support import (
     CHART_ARCHIVE,
+    CLAIM_SUFFIXES,
     claims,
     helm_install,
     namespace_name,
@@ -37,7 +38,7 @@ RELEASE = "lf"
 FULLNAME = f"{RELEASE}-llamafactory"
 OUTPUT_CLAIM = f"{FULLNAME}-output"
 DATA_CLAIM = f"{FULLNAME}-data"
-ALL_CLAIMS = {f"{FULLNAME}-{suffix}" for suffix in ("hf-cache", "data", "output", "webui-state")}
+ALL_CLAIMS = {f"{FULLNAME}-{suffix}" for suffix in CLAIM_SUFFIXES.values()}
 
 # The output claim gets an explicit class and size at install, so that a changed
 # class and a smaller size can be tried on it.
