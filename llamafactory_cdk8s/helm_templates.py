@@ -731,6 +731,7 @@ def _training_env(samples: Samples, kind: str) -> list[Any]:
     expected = ["HF_HOME", "HF_HUB_OFFLINE", "HF_ENDPOINT", "HF_TOKEN", "HOME", "FORCE_TORCHRUN", "NPROC_PER_NODE"]
     if list(single) != expected:
         raise ValueError(f"the training Job sets {list(single)}, the chart declares {expected}")
+
     put(single["HF_HOME"], ("value",), Go('include "llamafactory.hfCacheMountPath" . | quote'))
     put(single["HF_ENDPOINT"], ("value",), Go(".Values.huggingface.endpoint | quote"))
     put(single["NPROC_PER_NODE"], ("value",), Go('include "llamafactory.processesPerNode" . | quote'))
@@ -743,6 +744,7 @@ def _training_env(samples: Samples, kind: str) -> list[Any]:
         single["HOME"],
         If('include "llamafactory.usesTorchrun" .', Items([single["FORCE_TORCHRUN"], single["NPROC_PER_NODE"]])),
     ]
+
     nodes = Go(f"{TRAINING}.nodes | int | quote")
     if kind == "Job":
         indexed = {entry["name"]: entry for entry in _pod_of(samples, "indexedjob", "Job")["spec"]["containers"][0]["env"]}
@@ -757,6 +759,7 @@ def _training_env(samples: Samples, kind: str) -> list[Any]:
         distributed = {entry["name"]: entry for entry in _pod_of(samples, "pytorchjob", "PyTorchJob")["spec"]["containers"][0]["env"]}
         put(distributed["NNODES"], ("value",), nodes)
         entries.append(distributed["NNODES"])
+
     entries.append(
         Range(".Values.extraEnv", {"name": Go(".name | quote"), "value": Go('include "llamafactory.string" .value | quote')})
     )

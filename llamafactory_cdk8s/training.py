@@ -152,6 +152,7 @@ def training_arguments(values: Values) -> dict[str, Any]:
     if args.finetuning_type == "lora":
         arguments["lora_rank"] = args.lora_rank
         arguments["lora_target"] = args.lora_target
+
     arguments["dataset"] = args.dataset
     arguments["dataset_dir"] = args.dataset_dir
     if args.template is not None:
@@ -159,6 +160,7 @@ def training_arguments(values: Values) -> dict[str, Any]:
     arguments["cutoff_len"] = args.cutoff_len
     if args.max_samples is not None:
         arguments["max_samples"] = args.max_samples
+
     arguments["output_dir"] = output_dir(values)
     arguments["logging_steps"] = args.logging_steps
     arguments["save_steps"] = args.save_steps
@@ -170,6 +172,7 @@ def training_arguments(values: Values) -> dict[str, Any]:
         arguments["max_steps"] = args.max_steps
     if args.precision != "fp32":
         arguments[args.precision] = True
+
     # Without a GPU, transformers 5 (LLaMA Factory 0.9.5) rejects bf16 unless
     # use_cpu is set: "Your setup doesn't support bf16/gpu". extraArgs may set it.
     if values.training.gpus_per_node == 0 and "use_cpu" not in args.extra_args:
@@ -178,6 +181,7 @@ def training_arguments(values: Values) -> dict[str, Any]:
     # for a login; extraArgs may name one.
     if "report_to" not in args.extra_args:
         arguments["report_to"] = "none"
+
     arguments.update(sorted(args.extra_args.items()))
     return arguments
 

@@ -1207,10 +1207,10 @@ class TrainingValues(ValuesSection):
     ReadWriteMany claims, because every pod mounts the same volumes."""
 
     engine: Literal["pytorchjob", "indexedJob"] = "pytorchjob"
-    """Multi-node engine, used when `nodes` is above 1: `pytorchjob` (default) creates
-    a Kubeflow `PyTorchJob` (kubeflow.org/v1, needs the Kubeflow training operator,
-    which PCAI ships); `indexedJob` creates an Indexed Job and a headless Service,
-    for clusters without Kubeflow."""
+    """Multi-node engine, used when `nodes` is above 1. `pytorchjob` (default) creates
+    a Kubeflow `PyTorchJob` (kubeflow.org/v1), which needs the Kubeflow training
+    operator that PCAI ships. `indexedJob` creates an Indexed Job and a headless
+    Service, for clusters without Kubeflow."""
 
     master_port: int = Field(29500, ge=1024, le=65535)
     """Port of the rank-0 node's rendezvous (`MASTER_PORT`). Default 29500."""

@@ -1,9 +1,9 @@
 """A throwaway Kubernetes control plane on loopback, for the cluster test tier.
 
 It runs etcd, kube-apiserver, kube-controller-manager, kube-scheduler (built from
-the upstream Go modules by ``scripts/setup-cluster.sh``) and kwok, which stands in
-for kubelets: its fake nodes report Ready, their pods go Running, and pods owned by
-a Job go Succeeded. Every port is on 127.0.0.1, every file under one directory.
+the upstream Go modules by ``scripts/setup-cluster.sh``) and kwok in place of
+kubelets: its fake nodes report Ready, their pods go Running, and pods owned by a
+Job go Succeeded. Every port is on 127.0.0.1, every file under one directory.
 
 On top of the bare control plane it adds what a PCAI cluster has, as far as a
 test can reproduce it:
@@ -389,6 +389,7 @@ class LocalCluster:
             "--leader-elect=false",
             "--profiling=false",
         ]
+
         controller_manager = self._spawn("kube-controller-manager", [
             str(PROGRAMS / "kube-controller-manager"),
             *common,
@@ -403,6 +404,7 @@ class LocalCluster:
             *common,
             f"--secure-port={self.ports['scheduler']}",
         ])
+
         kwok_home = self.workdir / "kwok-home"
         kwok_home.mkdir(exist_ok=True)
         kwok = self._spawn("kwok", [
@@ -415,10 +417,11 @@ class LocalCluster:
             "--node-lease-duration-seconds=40",
             f"--server-address=127.0.0.1:{self.ports['kwok']}",
         ], env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(kwok_home)})
+
         for process, port in ((controller_manager, "controller-manager"), (scheduler, "scheduler")):
             self._wait_healthy(process, lambda port=port: self._https_ok(self.ports[port], "/healthz", verify=False))
         kwok.check_alive()
-        # The ServiceAccount controller creates "default" in every namespace; pods
+        # The ServiceAccount controller creates "default" in every namespace, and pods
         # cannot be admitted before it exists.
         wait_until(
             lambda: self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0,
@@ -453,18 +456,18 @@ class LocalCluster:
         return ready >= {*GPU_NODES, *CPU_NODES}
 
     def _install_crds(self) -> None:
-        wanted = {"virtualservices.networking.istio.io", "authorizationpolicies.security.istio.io",
+        expected = {"virtualservices.networking.istio.io", "authorizationpolicies.security.istio.io",
                   "pytorchjobs.kubeflow.org"}
         crds = []
         for path in sorted(CRDS.glob("*.yaml")):
             for document in yaml.safe_load_all(path.read_text()):
-                if document and document.get("metadata", {}).get("name") in wanted:
+                if document and document.get("metadata", {}).get("name") in expected:
                     crds.append(document)
         found = {crd["metadata"]["name"] for crd in crds}
-        if found != wanted:
-            raise ClusterError(f"CRDs missing from {CRDS}: {sorted(wanted - found)}; run scripts/setup-cluster.sh")
+        if found != expected:
+            raise ClusterError(f"CRDs missing from {CRDS}: {sorted(expected - found)}; run scripts/setup-cluster.sh")
         self.apply(crds)
-        for name in sorted(wanted):
+        for name in sorted(expected):
             self.kubectl("wait", "--for=condition=Established", f"crd/{name}", f"--timeout={OBJECT_TIMEOUT}s")
 
     def _policies_enforced(self) -> bool:

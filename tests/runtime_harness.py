@@ -1,7 +1,7 @@
 """Run the main container of a synthesized pod with the real LLaMA Factory, as the kubelet would.
 
 ``PodRun`` takes the Deployment or the Job of a render (the constructs' manifests or
-``helm template``) and a virtual environment that stands in for the image. It starts
+``helm template``) and a virtual environment that replaces the image. It starts
 the container's command and args with the container's environment, its volume mounts
 at their mount paths (ConfigMaps written from the render), its working directory, its
 user and its capabilities, inside the namespaces that tests/runtime_sandbox.py builds.
@@ -406,7 +406,7 @@ class PodRun:
         manifests: the render that contains the workload and its ConfigMaps and Secrets.
         kind: the workload whose pod runs, ``Deployment`` or ``Job``. A Job's
             container has no probes; wait for it with :meth:`wait_for_exit`.
-        venv: virtual environment of the LLaMA Factory version that stands in for the image.
+        venv: virtual environment of the LLaMA Factory version, in place of the image.
         workdir: the test's own directory for volumes, the sandbox root and the log.
         secrets: Secrets that exist in the cluster beforehand (``existingSecret``),
             as ``{name: {key: value}}``. Secrets of the render are read from it.

@@ -3,7 +3,7 @@
 Run with the Python of a LLaMA Factory venv (it needs torch, transformers and
 tokenizers): ``python runtime_model.py OUTPUT_DIR``. Nothing is downloaded: the
 tokenizer is a byte-level BPE trained on a few sentences, and the weights are random,
-so the model answers with nonsense, fast enough on a CPU.
+so the model's replies are nonsense, produced fast enough on a CPU.
 """
 
 from __future__ import annotations

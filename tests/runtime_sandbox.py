@@ -2,9 +2,9 @@
 
 tests/runtime_harness.py runs this file with the standard library only, as root, under
 ``unshare --mount --net --pid --fork --kill-child --propagation private``. The process
-is therefore PID 1 of a new PID namespace, in a mount namespace whose changes the host
-never sees, and in a network namespace that has only a loopback interface, so nothing
-it sends leaves the machine.
+is therefore PID 1 of a new PID namespace, in a mount namespace whose changes never
+reach the host, and in a network namespace that has only a loopback interface, so
+nothing it sends leaves the machine.
 
 With ``share_process_namespace`` (the pod's ``shareProcessNamespace``) the process
 forks: the parent stays PID 1 and only reaps children, as the pod's pause container

@@ -19,7 +19,7 @@ def test_virtual_service_routes_to_service():
         "host": "llamafactory.llamafactory.svc.cluster.local",
         "port": {"number": 7860},
     }
-    # No timeout: Istio's default is none, and its CRD refuses "0s".
+    # Istio's default is no route timeout, and its CRD rejects "0s".
     assert "timeout" not in route
 
 

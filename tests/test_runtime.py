@@ -1,7 +1,7 @@
 """The real LLaMA Factory, started from our pod specs, passes the pod's own probes.
 
 Each test renders a release (with the constructs or with ``helm template``, as its
-parameters say), runs the Deployment's main container through tests/runtime_harness.py
+parameters select), runs the Deployment's main container through tests/runtime_harness.py
 with the llamafactory package that scripts/setup-runtime.sh installed, and probes it
 as the kubelet would. Both versions the project names run: the chart's appVersion and
 the default image tag. Run only this tier with ``pytest -m runtime``.

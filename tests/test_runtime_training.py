@@ -1,11 +1,11 @@
 """The single-node training Job, rendered from our values, trains for real with LLaMA Factory.
 
-The test renders ``training.enabled: true`` with one node (with the constructs or with
-``helm template``, as each case sets), puts a tiny random-weight model and a
-16-example dataset on the data claim, and runs the Job's container through
-tests/runtime_harness.py: ``llamafactory-cli train`` reads ``train.yaml`` from the
-mounted ConfigMap, under a read-only root, and writes a LoRA checkpoint to the output
-claim. Run only the runtime tier with ``pytest -m runtime``.
+The test renders ``training.enabled: true`` with one node, with the constructs or with
+``helm template`` as each case sets. It puts a tiny random-weight model and a
+16-example dataset on the data claim and runs the Job's container through
+tests/runtime_harness.py. There ``llamafactory-cli train`` reads ``train.yaml`` from
+the mounted ConfigMap under a read-only root and writes a LoRA checkpoint to the
+output claim. Run only the runtime tier with ``pytest -m runtime``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 //go:build tools
 
-// Package kwok pins kwok, which stands in for kubelets in the cluster test tier:
+// Package kwok pins kwok, which replaces kubelets in the cluster test tier:
 // it runs fake nodes and moves their pods to Running, or to Succeeded for Job pods.
 package kwok
 
